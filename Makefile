@@ -1,0 +1,46 @@
+# libpcpu: the top-level driver of CMake.
+#   make        build (debug build: invariant checks on)
+#   make demo   build and run the demonstration
+#   make test   build and run the whole test suite (ctest, debug build)
+#   make bench  optimized build and benchmarks
+BUILD   ?= build
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
+DEBUG   := $(BUILD)/debug
+RELEASE := $(BUILD)/release
+
+.PHONY: all build release demo test bench clean deps format
+
+all: build
+
+deps:
+	@command -v cmake >/dev/null 2>&1 && command -v cc >/dev/null 2>&1 || \
+	  { echo "installing build tools (cmake, gcc)"; \
+	    apt-get update -qq && apt-get install -y -qq cmake gcc g++ make; }
+
+$(DEBUG)/CMakeCache.txt: | deps
+	cmake -S . -B $(DEBUG) $(GEN) -DCMAKE_BUILD_TYPE=Debug
+
+$(RELEASE)/CMakeCache.txt: | deps
+	cmake -S . -B $(RELEASE) $(GEN) -DCMAKE_BUILD_TYPE=Release
+
+build: $(DEBUG)/CMakeCache.txt
+	cmake --build $(DEBUG) -j $(JOBS)
+
+release: $(RELEASE)/CMakeCache.txt
+	cmake --build $(RELEASE) -j $(JOBS)
+
+demo: release
+	$(RELEASE)/examples/pcpu-demo
+
+test: build
+	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS)
+
+bench: release
+	$(RELEASE)/bench/pcpu-bench
+
+format:
+	clang-format -i src/*.c src/*.h include/*.h include/pcpu/*.h tests/*.c tests/*.h examples/*.c bench/*.c
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pcpu.h - libpcpu, dynamic per-CPU memory for userspace.
+ *
+ * pcpu_alloc() returns a per-CPU pointer: an object that exists once per
+ * CPU (per "unit").  The pointer itself is not dereferenceable (it points
+ * into a guard region and faults); pcpu_ptr(p, cpu) is CPU @cpu's copy.
+ * Memory handed out reads zero in every unit.
+ */
+#ifndef PCPU_H
+#define PCPU_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PCPU_API __attribute__((visibility("default")))
+#else
+#define PCPU_API
+#endif
+
+/**
+ * struct pcpu_config - allocator settings for pcpu_init()
+ * @unit_size: bytes per unit, a power of two >= the page size; caps the
+ *             largest allocation (0: PCPU_UNIT_SIZE, else 64 KiB)
+ * @nr_units: units per chunk (0: PCPU_NR_UNITS, else the possible CPUs)
+ * @balance: 1 run the balance work on a background thread, 0 only in
+ *           pcpu_balance(), -1 PCPU_BALANCE (default 1)
+ * @strict: 1 guard unpopulated pages so stray accesses fault, 0 not,
+ *          -1 PCPU_STRICT (default 0; 1 in PCPU_DEBUG builds)
+ * @show_stats: 1 print the statistics to stderr at exit, 0 not,
+ *              -1 PCPU_SHOW_STATS (default 0)
+ *
+ * Start from pcpu_config_init(), which sets every field to "the
+ * environment, else the default", and change what you need.
+ */
+struct pcpu_config {
+	size_t unit_size;
+	unsigned int nr_units;
+	int balance;
+	int strict;
+	int show_stats;
+};
+
+/* Fill @cfg with "use the environment, else the defaults". */
+static inline void pcpu_config_init(struct pcpu_config *cfg)
+{
+	cfg->unit_size = 0;
+	cfg->nr_units = 0;
+	cfg->balance = -1;
+	cfg->strict = -1;
+	cfg->show_stats = -1;
+}
+
+PCPU_API int pcpu_init(const struct pcpu_config *cfg);
+PCPU_API void *pcpu_alloc(size_t size, size_t align);
+PCPU_API void *pcpu_alloc_nowait(size_t size, size_t align);
+PCPU_API void pcpu_free(void *ptr);
+PCPU_API unsigned int pcpu_nr_units(void);
+PCPU_API size_t pcpu_unit_size(void);
+PCPU_API void pcpu_balance(void);
+
+/* The distance between two units; set once by the allocator's start-up.
+ * Read by pcpu_ptr(); never write it. */
+PCPU_API extern size_t pcpu_unit_stride;
+
+/**
+ * pcpu_ptr - CPU @unit's copy of the per-CPU object @ptr
+ * @ptr: a per-CPU pointer from pcpu_alloc()
+ * @unit: the unit (CPU) number, < pcpu_nr_units()
+ *
+ * One multiply-add; the result has @ptr's type.
+ */
+#define pcpu_ptr(ptr, unit)                                                  \
+	((__typeof__(ptr))((char *)(ptr) +                                   \
+			   ((size_t)(unit) + 1) * pcpu_unit_stride))
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "pcpu/stats.h"
+
+#endif /* PCPU_H */

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bitmap.h - the word-at-a-time bitmap helpers the allocator is built on.
+ *
+ * Bit i lives in word i / BITS_PER_LONG at position i % BITS_PER_LONG.
+ * Every "find" helper returns @size when nothing is found, like the
+ * kernel's find_next_bit() family.
+ */
+#ifndef PCPU_BITMAP_H
+#define PCPU_BITMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#define BITS_PER_LONG ((int)(sizeof(unsigned long) * 8))
+#define BITS_TO_LONGS(n) (((n) + BITS_PER_LONG - 1) / BITS_PER_LONG)
+#define BIT_WORD(n) ((n) / BITS_PER_LONG)
+#define BIT_MASK(n) (1UL << ((n) % BITS_PER_LONG))
+/* Bits [start % BITS_PER_LONG, BITS_PER_LONG) of a word. */
+#define BITMAP_FIRST_WORD_MASK(start) (~0UL << ((start) & (BITS_PER_LONG - 1)))
+/* Bits [0, nbits % BITS_PER_LONG) of a word; all bits when that is 0. */
+#define BITMAP_LAST_WORD_MASK(nbits) (~0UL >> (-(nbits) & (BITS_PER_LONG - 1)))
+
+static inline bool test_bit(int nr, const unsigned long *map)
+{
+	return (map[BIT_WORD(nr)] & BIT_MASK(nr)) != 0;
+}
+
+static inline void set_bit(int nr, unsigned long *map)
+{
+	map[BIT_WORD(nr)] |= BIT_MASK(nr);
+}
+
+static inline void clear_bit(int nr, unsigned long *map)
+{
+	map[BIT_WORD(nr)] &= ~BIT_MASK(nr);
+}
+
+/* Shared walker: the first bit in [start, size) whose value is !invert. */
+static inline int pcpu_find_bit(const unsigned long *map, int size, int start,
+				unsigned long invert)
+{
+	unsigned long word;
+
+	if (start >= size)
+		return size;
+	word = (map[BIT_WORD(start)] ^ invert) & BITMAP_FIRST_WORD_MASK(start);
+	start &= ~(BITS_PER_LONG - 1);
+	while (!word) {
+		start += BITS_PER_LONG;
+		if (start >= size)
+			return size;
+		word = map[BIT_WORD(start)] ^ invert;
+	}
+	start += __builtin_ctzl(word);
+	return start < size ? start : size;
+}
+
+static inline int find_next_bit(const unsigned long *map, int size, int start)
+{
+	return pcpu_find_bit(map, size, start, 0UL);
+}
+
+static inline int find_next_zero_bit(const unsigned long *map, int size,
+				     int start)
+{
+	return pcpu_find_bit(map, size, start, ~0UL);
+}
+
+/* The last set bit in [lo, end), or -1. */
+static inline int find_prev_bit_from(const unsigned long *map, int lo, int end)
+{
+	int idx, lo_idx = BIT_WORD(lo), bit;
+	unsigned long word;
+
+	if (end <= lo)
+		return -1;
+	idx = BIT_WORD(end - 1);
+	word = map[idx] & BITMAP_LAST_WORD_MASK(end);
+	while (!word) {
+		if (--idx < lo_idx)
+			return -1;
+		word = map[idx];
+	}
+	bit = idx * BITS_PER_LONG + BITS_PER_LONG - 1 - __builtin_clzl(word);
+	return bit >= lo ? bit : -1;
+}
+
+static inline void bitmap_set(unsigned long *map, int start, int len)
+{
+	unsigned long *p = map + BIT_WORD(start);
+	const int size = start + len;
+	int bits_to_set = BITS_PER_LONG - (start % BITS_PER_LONG);
+	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
+
+	while (len - bits_to_set >= 0) {
+		*p++ |= mask;
+		len -= bits_to_set;
+		bits_to_set = BITS_PER_LONG;
+		mask = ~0UL;
+	}
+	if (len) {
+		mask &= BITMAP_LAST_WORD_MASK(size);
+		*p |= mask;
+	}
+}
+
+static inline void bitmap_clear(unsigned long *map, int start, int len)
+{
+	unsigned long *p = map + BIT_WORD(start);
+	const int size = start + len;
+	int bits_to_clear = BITS_PER_LONG - (start % BITS_PER_LONG);
+	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
+
+	while (len - bits_to_clear >= 0) {
+		*p++ &= ~mask;
+		len -= bits_to_clear;
+		bits_to_clear = BITS_PER_LONG;
+		mask = ~0UL;
+	}
+	if (len) {
+		mask &= BITMAP_LAST_WORD_MASK(size);
+		*p &= ~mask;
+	}
+}
+
+/* Number of set bits in [start, end). */
+static inline int bitmap_weight_range(const unsigned long *map, int start,
+				      int end)
+{
+	int n = 0;
+
+	while (start < end) {
+		int w = BIT_WORD(start);
+		unsigned long word = map[w] & BITMAP_FIRST_WORD_MASK(start);
+		int next = (w + 1) * BITS_PER_LONG;
+
+		if (next > end) {
+			word &= BITMAP_LAST_WORD_MASK(end);
+			next = end;
+		}
+		n += __builtin_popcountl(word);
+		start = next;
+	}
+	return n;
+}
+
+/*
+ * pcpu_for_each_run - iterate over the runs of set (@zero false) or clear
+ * (@zero true) bits [rs, re) inside [start, end).
+ */
+#define pcpu_for_each_run(map, start, end, rs, re, zero)                      \
+	for ((rs) = pcpu_find_bit(map, end, start, (zero) ? ~0UL : 0UL),     \
+	    (re) = pcpu_find_bit(map, end, (rs) + 1, (zero) ? 0UL : ~0UL);   \
+	     (rs) < (end);                                                    \
+	     (rs) = pcpu_find_bit(map, end, (re) + 1, (zero) ? ~0UL : 0UL),  \
+	    (re) = pcpu_find_bit(map, end, (rs) + 1, (zero) ? 0UL : ~0UL))
+
+#endif /* PCPU_BITMAP_H */

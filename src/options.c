@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * options.c - the allocator's settings: pcpu_init()'s struct, else the
+ * PCPU_* environment variables, else the defaults.  An invalid environment
+ * value is reported on stderr and ignored; an invalid field of the struct
+ * makes pcpu_init() fail with -EINVAL.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcpu.h>
+
+#include "percpu-internal.h"
+
+/* Parse a whole decimal number with an optional K/M/G suffix. */
+static int pcpu_parse_size(const char *s, unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	}
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static bool pcpu_unit_size_ok(unsigned long long v, size_t page_size)
+{
+	return v >= page_size && v <= PCPU_MAX_UNIT_SIZE && !(v & (v - 1));
+}
+
+static void pcpu_env_invalid(const char *name, const char *val,
+			     const char *why)
+{
+	fprintf(stderr, "libpcpu: ignoring %s=%s: %s\n", name, val, why);
+}
+
+/* A 0/1 variable; @def when unset or invalid. */
+static bool pcpu_env_bool(const char *name, bool def)
+{
+	const char *v = getenv(name);
+
+	if (!v)
+		return def;
+	if (!strcmp(v, "0"))
+		return false;
+	if (!strcmp(v, "1"))
+		return true;
+	pcpu_env_invalid(name, v, "expected 0 or 1");
+	return def;
+}
+
+static size_t pcpu_env_unit_size(size_t page_size)
+{
+	const char *v = getenv("PCPU_UNIT_SIZE");
+	unsigned long long n;
+
+	if (!v)
+		return PCPU_DEFAULT_UNIT_SIZE;
+	if (pcpu_parse_size(v, &n) || !pcpu_unit_size_ok(n, page_size)) {
+		pcpu_env_invalid("PCPU_UNIT_SIZE", v,
+				 "expected a power of two from the page size "
+				 "to 1G");
+		return PCPU_DEFAULT_UNIT_SIZE;
+	}
+	return (size_t)n;
+}
+
+static unsigned int pcpu_env_nr_units(unsigned int def)
+{
+	const char *v = getenv("PCPU_NR_UNITS");
+	unsigned long long n;
+
+	if (!v)
+		return def;
+	if (pcpu_parse_size(v, &n) || n < 1 || n > PCPU_MAX_UNITS) {
+		pcpu_env_invalid("PCPU_NR_UNITS", v,
+				 "expected a number from 1 to 65536");
+		return def;
+	}
+	return (unsigned int)n;
+}
+
+static bool pcpu_tristate(int v, bool env)
+{
+	return v < 0 ? env : v != 0;
+}
+
+/**
+ * pcpu_options_load - settle the allocator's settings
+ * @cfgp: the struct pcpu_config given to pcpu_init(), or NULL
+ * @g: the allocator; the caps and page size are already known
+ *
+ * Context: the start-up lock.
+ * Return: 0, or -EINVAL for an invalid field of @cfgp.
+ */
+int pcpu_options_load(const void *cfgp, struct pcpu_global *g)
+{
+	const struct pcpu_config *cfg = cfgp;
+	struct pcpu_config none;
+#ifdef PCPU_DEBUG
+	bool strict_def = true;
+#else
+	bool strict_def = false;
+#endif
+
+	if (!cfg) {
+		pcpu_config_init(&none);
+		cfg = &none;
+	}
+	if (cfg->unit_size && !pcpu_unit_size_ok(cfg->unit_size, g->page_size))
+		return -EINVAL;
+	if (cfg->nr_units > PCPU_MAX_UNITS || cfg->balance > 1 ||
+	    cfg->strict > 1 || cfg->show_stats > 1)
+		return -EINVAL;
+
+	g->unit_size = cfg->unit_size ? cfg->unit_size :
+					pcpu_env_unit_size(g->page_size);
+	g->nr_units = cfg->nr_units ?
+			      cfg->nr_units :
+			      pcpu_env_nr_units(g->caps.nr_possible_cpus);
+	g->balance_enabled = pcpu_tristate(cfg->balance,
+					   pcpu_env_bool("PCPU_BALANCE", true));
+	g->strict = pcpu_tristate(cfg->strict,
+				  pcpu_env_bool("PCPU_STRICT", strict_def));
+	g->show_stats = pcpu_tristate(cfg->show_stats,
+				      pcpu_env_bool("PCPU_SHOW_STATS", false));
+	return 0;
+}

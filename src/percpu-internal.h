@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * percpu-internal.h - the allocator's shared state and chunk metadata.
+ *
+ * Offsets and sizes inside a chunk are counted in bits of the allocation
+ * map: one bit is PCPU_MIN_ALLOC_SIZE (4) bytes of every unit.
+ */
+#ifndef PCPU_INTERNAL_H
+#define PCPU_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bitmap.h"
+#include "list.h"
+#include "os.h"
+
+#define PCPU_MIN_ALLOC_SHIFT 2
+#define PCPU_MIN_ALLOC_SIZE (1 << PCPU_MIN_ALLOC_SHIFT)
+#define PCPU_SLOT_BASE_SHIFT 5
+#define PCPU_SLOT_FAIL_HINT 3
+#define PCPU_EMPTY_POP_PAGES_LOW 2
+#define PCPU_EMPTY_POP_PAGES_HIGH 4
+#define PCPU_DEFAULT_UNIT_SIZE (64 * 1024)
+#define PCPU_MAX_UNIT_SIZE (1UL << 30)
+#define PCPU_MAX_UNITS 65536
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/**
+ * struct pcpu_block_md - free-space hints of one page (or of the chunk)
+ * @scan_hint: an upper bound of every free run lying wholly before
+ *             @contig_hint_start; an allocation larger than it starts
+ *             searching at @contig_hint_start
+ * @scan_hint_start: where the run @scan_hint was measured on starts
+ * @contig_hint: the largest free run, exact
+ * @contig_hint_start: the first free run of that length
+ * @left_free: free bits at the start, exact
+ * @right_free: free bits at the end, exact
+ * @first_free: the first free bit (@nr_bits when full), exact
+ * @nr_bits: bits described
+ *
+ * All values are in bits, relative to the start of the block (or chunk).
+ */
+struct pcpu_block_md {
+	int scan_hint;
+	int scan_hint_start;
+	int contig_hint;
+	int contig_hint_start;
+	int left_free;
+	int right_free;
+	int first_free;
+	int nr_bits;
+};
+
+/**
+ * struct pcpu_chunk - one address-space reservation holding every unit
+ * @list: link in its slot list
+ * @free_bytes: bytes free in the allocation map (dirty areas excluded)
+ * @dirty_bytes: bytes freed but not yet cleared (see pcpu_free())
+ * @chunk_md: the chunk-wide hints
+ * @base_addr: start of the guard unit; per-CPU pointers are base + offset
+ * @alloc_map: one bit per 4 bytes, set when allocated or dirty
+ * @bound_map: allocation boundaries: set at every start and one past every
+ *             end (nr_bits + 1 bits)
+ * @dirty_map: freed areas whose units may hold stale data
+ * @md_blocks: one pcpu_block_md per page
+ * @isolated: waiting for or past reclaim; not counted in the global
+ *            empty-page count
+ * @slot: the slot list @list is on
+ * @nr_pages: pages per unit
+ * @nr_populated: populated pages
+ * @nr_empty_pop_pages: populated pages with no allocation in them
+ * @nr_alloc: live allocations (statistics)
+ * @max_alloc_size: largest allocation ever made here (statistics)
+ * @populated: one bit per page, set when usable in every unit
+ */
+struct pcpu_chunk {
+	struct list_head list;
+	int free_bytes;
+	int dirty_bytes;
+	struct pcpu_block_md chunk_md;
+	char *base_addr;
+	unsigned long *alloc_map;
+	unsigned long *bound_map;
+	unsigned long *dirty_map;
+	struct pcpu_block_md *md_blocks;
+	bool isolated;
+	int slot;
+	int nr_pages;
+	int nr_populated;
+	int nr_empty_pop_pages;
+	int nr_alloc;
+	size_t max_alloc_size;
+	unsigned long populated[];
+};
+
+/**
+ * struct pcpu_stats - the kernel's percpu_stats counters
+ */
+struct pcpu_stats {
+	uint64_t nr_alloc;
+	uint64_t nr_dealloc;
+	uint64_t nr_cur_alloc;
+	uint64_t nr_max_alloc;
+	uint32_t nr_chunks;
+	uint32_t nr_max_chunks;
+	size_t min_alloc_size;
+	size_t max_alloc_size;
+};
+
+static inline void pcpu_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* The spin lock of the allocation maps: no system call, ever. */
+typedef struct {
+	int locked;
+} pcpu_spinlock_t;
+
+static inline void pcpu_spin_lock(pcpu_spinlock_t *l)
+{
+	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+			pcpu_cpu_relax();
+}
+
+static inline void pcpu_spin_unlock(pcpu_spinlock_t *l)
+{
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}
+
+/**
+ * struct pcpu_global - the one allocator of the process
+ *
+ * Locking, as in the kernel: @alloc_mutex serializes everything that
+ * changes what is mapped (chunk creation and destruction, populate,
+ * depopulate, the cleaner, the balance work); @lock protects the maps, the
+ * hints, the slots, the reverse lookup and the counters.  @lock nests
+ * inside @alloc_mutex and is never held across a system call.
+ */
+struct pcpu_global {
+	bool initialized;
+	bool strict;
+	bool balance_enabled;
+	bool show_stats;
+	bool force_numa; /* test-only: bind even on one node */
+
+	struct pcpu_os_caps caps;
+	size_t page_size;
+	int page_shift;
+	size_t unit_size;
+	int unit_pages;
+	int unit_map_bits;  /* bits per unit */
+	int block_bits;	    /* bits per page */
+	unsigned int nr_units;
+	size_t chunk_size;  /* (nr_units + 1) * unit_size */
+	size_t chunk_align; /* the reservation's alignment */
+	int *unit_node;	    /* NUMA node per unit, or NULL */
+
+	int nr_slots;
+	int sidelined_slot;
+	int free_slot;
+	int to_depopulate_slot;
+	struct list_head *chunk_lists;
+
+	int nr_empty_pop_pages; /* in non-isolated chunks */
+	int nr_populated;
+	size_t dirty_bytes;
+	size_t used_bytes; /* allocated, dirty included */
+	bool atomic_alloc_failed;
+
+	/* reverse lookup: open addressing on base_addr / unit_size */
+	struct pcpu_chunk **lookup;
+	size_t lookup_cap;
+	size_t lookup_used;
+
+	pthread_mutex_t alloc_mutex;
+	pcpu_spinlock_t lock;
+	struct pcpu_stats stats;
+
+	void **pages;		/* pcpu_get_pages() */
+	unsigned long *scratch; /* the cleaner's copy of a dirty map */
+
+	/* balance thread */
+	pthread_mutex_t balance_lock;
+	pthread_cond_t balance_cond;
+	pthread_t balance_thread;
+	bool balance_running;
+	bool balance_stop;
+	int balance_pending; /* atomic */
+	uint64_t balance_runs;
+};
+
+extern struct pcpu_global pcpu_g;
+
+/* percpu.c, used by the backend and the statistics */
+struct pcpu_chunk *pcpu_alloc_chunk(void);
+void pcpu_free_chunk(struct pcpu_chunk *chunk);
+int pcpu_ensure_init(void);
+void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end);
+void pcpu_verify_all(void);
+int pcpu_chunk_slot(const struct pcpu_chunk *chunk);
+void pcpu_balance_workfn(void);
+
+/* percpu-vm.c: the seed's functions, kernel names and contracts */
+void **pcpu_get_pages(void);
+void pcpu_free_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
+		     int page_end);
+int pcpu_alloc_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
+		     int page_end);
+void pcpu_pre_unmap_flush(struct pcpu_chunk *chunk, int page_start,
+			  int page_end);
+void pcpu_unmap_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
+		      int page_end);
+int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
+		   int page_end);
+void pcpu_post_map_flush(struct pcpu_chunk *chunk, int page_start,
+			 int page_end);
+int pcpu_populate_chunk(struct pcpu_chunk *chunk, int page_start,
+			int page_end);
+void pcpu_depopulate_chunk(struct pcpu_chunk *chunk, int page_start,
+			   int page_end);
+void pcpu_post_unmap_tlb_flush(struct pcpu_chunk *chunk, int page_start,
+			       int page_end);
+struct pcpu_chunk *pcpu_create_chunk(void);
+void pcpu_destroy_chunk(struct pcpu_chunk *chunk);
+
+/* options.c */
+int pcpu_options_load(const void *cfg, struct pcpu_global *g);
+
+/* percpu-stats.c */
+void pcpu_stats_area_alloc(struct pcpu_chunk *chunk, size_t size);
+void pcpu_stats_area_dealloc(struct pcpu_chunk *chunk);
+void pcpu_stats_chunk_alloc(void);
+void pcpu_stats_chunk_dealloc(void);
+
+/* Test hooks (not exported from the shared library). */
+void pcpu_test_reset(void);
+
+#ifdef PCPU_DEBUG
+#define PCPU_VERIFY(chunk, s, e) pcpu_chunk_verify(chunk, s, e)
+#else
+#define PCPU_VERIFY(chunk, s, e) ((void)0)
+#endif
+
+#endif /* PCPU_INTERNAL_H */

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+/*
+ * percpu-stats.c - the allocator's statistics, printed in the layout of
+ * the kernel's percpu_stats debugfs file: allocation info, global
+ * counters, then one block per chunk.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcpu.h>
+
+#include "percpu-internal.h"
+
+#define P(out, name, val)                                                    \
+	fprintf(out, "  %-20s: %12lld\n", name, (long long)(val))
+
+static const char pcpu_stats_rule[] =
+	"----------------------------------------\n";
+
+/**
+ * pcpu_stats_area_alloc - count an allocation
+ * @chunk: where it was made
+ * @size: its size in bytes
+ *
+ * Context: pcpu_g.lock.
+ */
+void pcpu_stats_area_alloc(struct pcpu_chunk *chunk, size_t size)
+{
+	struct pcpu_stats *s = &pcpu_g.stats;
+
+	s->nr_alloc++;
+	s->nr_cur_alloc++;
+	if (s->nr_cur_alloc > s->nr_max_alloc)
+		s->nr_max_alloc = s->nr_cur_alloc;
+	if (!s->min_alloc_size || size < s->min_alloc_size)
+		s->min_alloc_size = size;
+	if (size > s->max_alloc_size)
+		s->max_alloc_size = size;
+	chunk->nr_alloc++;
+	if (size > chunk->max_alloc_size)
+		chunk->max_alloc_size = size;
+}
+
+/**
+ * pcpu_stats_area_dealloc - count a free
+ * @chunk: where the area was
+ *
+ * Context: pcpu_g.lock.
+ */
+void pcpu_stats_area_dealloc(struct pcpu_chunk *chunk)
+{
+	pcpu_g.stats.nr_dealloc++;
+	pcpu_g.stats.nr_cur_alloc--;
+	chunk->nr_alloc--;
+}
+
+/**
+ * pcpu_stats_chunk_alloc - count a new chunk
+ *
+ * Context: pcpu_g.lock.
+ */
+void pcpu_stats_chunk_alloc(void)
+{
+	struct pcpu_stats *s = &pcpu_g.stats;
+
+	s->nr_chunks++;
+	if (s->nr_chunks > s->nr_max_chunks)
+		s->nr_max_chunks = s->nr_chunks;
+}
+
+/**
+ * pcpu_stats_chunk_dealloc - count a destroyed chunk
+ *
+ * Context: pcpu_g.lock.
+ */
+void pcpu_stats_chunk_dealloc(void)
+{
+	pcpu_g.stats.nr_chunks--;
+}
+
+struct pcpu_chunk_stats {
+	int nr_alloc, empty_pop_pages, first_bit, free_bytes, contig_bytes;
+	int dirty_bytes, sum_frag, max_frag, cur_min, cur_med, cur_max;
+	size_t max_alloc_size;
+};
+
+static int pcpu_cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Walk the maps up to the last allocated bit: allocations by their
+ * boundaries, free fragments between them.  Context: pcpu_g.lock.
+ */
+static void pcpu_chunk_stats(const struct pcpu_chunk *chunk, int *sizes,
+			     struct pcpu_chunk_stats *st)
+{
+	int map_bits = pcpu_g.unit_map_bits, last, start = 0, n = 0;
+
+	memset(st, 0, sizeof(*st));
+	last = find_prev_bit_from(chunk->alloc_map, 0, map_bits) + 1;
+	while (start < last) {
+		int end;
+
+		if (test_bit(start, chunk->alloc_map)) {
+			end = find_next_bit(chunk->bound_map, last, start + 1);
+			sizes[n++] = (end - start) * PCPU_MIN_ALLOC_SIZE;
+		} else {
+			int frag;
+
+			end = find_next_bit(chunk->alloc_map, last, start + 1);
+			frag = (end - start) * PCPU_MIN_ALLOC_SIZE;
+			st->sum_frag += frag;
+			if (frag > st->max_frag)
+				st->max_frag = frag;
+		}
+		start = end;
+	}
+	qsort(sizes, n, sizeof(int), pcpu_cmp_int);
+	if (n) {
+		st->cur_min = sizes[0];
+		st->cur_med = sizes[(n - 1) / 2];
+		st->cur_max = sizes[n - 1];
+	}
+	st->nr_alloc = chunk->nr_alloc;
+	st->max_alloc_size = chunk->max_alloc_size;
+	st->empty_pop_pages = chunk->nr_empty_pop_pages;
+	st->first_bit = chunk->chunk_md.first_free;
+	st->free_bytes = chunk->free_bytes;
+	st->contig_bytes = chunk->chunk_md.contig_hint * PCPU_MIN_ALLOC_SIZE;
+	st->dirty_bytes = chunk->dirty_bytes;
+}
+
+static void pcpu_chunk_stats_print(FILE *out, const struct pcpu_chunk_stats *st)
+{
+	P(out, "nr_alloc", st->nr_alloc);
+	P(out, "max_alloc_size", st->max_alloc_size);
+	P(out, "empty_pop_pages", st->empty_pop_pages);
+	P(out, "first_bit", st->first_bit);
+	P(out, "free_bytes", st->free_bytes);
+	P(out, "contig_bytes", st->contig_bytes);
+	P(out, "sum_frag", st->sum_frag);
+	P(out, "max_frag", st->max_frag);
+	P(out, "cur_min_alloc", st->cur_min);
+	P(out, "cur_med_alloc", st->cur_med);
+	P(out, "cur_max_alloc", st->cur_max);
+	P(out, "memcg_aware", 0);
+	P(out, "dirty_bytes", st->dirty_bytes);
+	fputc('\n', out);
+}
+
+static const char *pcpu_chunk_label(int slot)
+{
+	if (slot == pcpu_g.to_depopulate_slot)
+		return "Chunk (to_depopulate)\n";
+	if (slot == pcpu_g.sidelined_slot)
+		return "Chunk (sidelined):\n";
+	return "Chunk:\n";
+}
+
+/* The chunks and their slots, snapshotted.  Context: alloc_mutex. */
+static size_t pcpu_stats_chunks(struct pcpu_chunk ***chunksp, int **slotsp)
+{
+	size_t n = 0, cap = pcpu_g.lookup_used ? pcpu_g.lookup_used : 1;
+	struct pcpu_chunk **chunks = calloc(cap, sizeof(*chunks)), *c;
+	int *slots = calloc(cap, sizeof(*slots)), slot;
+
+	if (!chunks || !slots) {
+		free(chunks);
+		free(slots);
+		return (size_t)-1;
+	}
+	pcpu_spin_lock(&pcpu_g.lock);
+	for (slot = 0; slot < pcpu_g.nr_slots; slot++)
+		list_for_each_entry(c, &pcpu_g.chunk_lists[slot], list)
+			if (n < cap) {
+				chunks[n] = c;
+				slots[n++] = slot;
+			}
+	pcpu_spin_unlock(&pcpu_g.lock);
+	*chunksp = chunks;
+	*slotsp = slots;
+	return n;
+}
+
+/**
+ * pcpu_stats_print - write the allocator's statistics
+ * @out: the stream
+ *
+ * The kernel's percpu_stats text: "Percpu Memory Statistics", the
+ * allocation info, the global stats (nr_alloc, nr_dealloc, nr_cur_alloc,
+ * nr_max_alloc, nr_chunks, nr_max_chunks, min_alloc_size, max_alloc_size,
+ * empty_pop_pages) and per-chunk stats with the kernel's fields, plus
+ * libpcpu's own lines (nr_units, dirty_bytes: freed bytes awaiting the
+ * cleaner).  Nothing is printed while a lock is held.
+ *
+ * Context: takes pcpu_g.alloc_mutex and, briefly, pcpu_g.lock.
+ * Return: 0, or -errno (-ENOMEM, or -EIO if @out failed).
+ */
+int pcpu_stats_print(FILE *out)
+{
+	struct pcpu_chunk **chunks = NULL;
+	struct pcpu_chunk_stats st;
+	struct pcpu_stats s;
+	int *slots = NULL, *sizes, empty;
+	size_t n, i;
+
+	if (pcpu_ensure_init())
+		return -ENOMEM;
+	sizes = malloc((size_t)pcpu_g.unit_map_bits * sizeof(int));
+	if (!sizes)
+		return -ENOMEM;
+	pthread_mutex_lock(&pcpu_g.alloc_mutex);
+	n = pcpu_stats_chunks(&chunks, &slots);
+	if (n == (size_t)-1) {
+		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+		free(sizes);
+		return -ENOMEM;
+	}
+	pcpu_spin_lock(&pcpu_g.lock);
+	s = pcpu_g.stats;
+	empty = pcpu_g.nr_empty_pop_pages;
+	pcpu_spin_unlock(&pcpu_g.lock);
+
+	fprintf(out, "Percpu Memory Statistics\nAllocation Info:\n%s",
+		pcpu_stats_rule);
+	P(out, "unit_size", pcpu_g.unit_size);
+	P(out, "static_size", 0);
+	P(out, "reserved_size", 0);
+	P(out, "dyn_size", pcpu_g.unit_size);
+	P(out, "atom_size", pcpu_g.page_size);
+	P(out, "alloc_size", pcpu_g.unit_size);
+	P(out, "nr_units", pcpu_g.nr_units);
+	fprintf(out, "\nGlobal Stats:\n%s", pcpu_stats_rule);
+	P(out, "nr_alloc", s.nr_alloc);
+	P(out, "nr_dealloc", s.nr_dealloc);
+	P(out, "nr_cur_alloc", s.nr_cur_alloc);
+	P(out, "nr_max_alloc", s.nr_max_alloc);
+	P(out, "nr_chunks", s.nr_chunks);
+	P(out, "nr_max_chunks", s.nr_max_chunks);
+	P(out, "min_alloc_size", s.min_alloc_size);
+	P(out, "max_alloc_size", s.max_alloc_size);
+	P(out, "empty_pop_pages", empty);
+	fprintf(out, "\nPer Chunk Stats:\n%s", pcpu_stats_rule);
+	for (i = 0; i < n; i++) {
+		pcpu_spin_lock(&pcpu_g.lock);
+		pcpu_chunk_stats(chunks[i], sizes, &st);
+		pcpu_spin_unlock(&pcpu_g.lock);
+		fputs(pcpu_chunk_label(slots[i]), out);
+		pcpu_chunk_stats_print(out, &st);
+	}
+	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+	free(chunks);
+	free(slots);
+	free(sizes);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test.h - the small harness every libpcpu test uses.
+ */
+#ifndef PCPU_TEST_H
+#define PCPU_TEST_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int test_failures;
+
+#define CHECK(cond)                                                          \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n",          \
+				__FILE__, __LINE__, #cond);                   \
+			test_failures++;                                      \
+			exit(1);                                              \
+		}                                                             \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                       \
+	do {                                                                  \
+		long long _a = (long long)(a), _b = (long long)(b);           \
+		if (_a != _b) {                                               \
+			fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", \
+				__FILE__, __LINE__, #a, #b, _a, _b);          \
+			exit(1);                                              \
+		}                                                             \
+	} while (0)
+
+static inline long test_status_kb(const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Resident memory plus page tables, in KiB. */
+static inline long test_rss_kb(void)
+{
+	return test_status_kb("VmRSS") + test_status_kb("VmPTE");
+}
+
+static inline int test_vma_count(void)
+{
+	char buf[65536];
+	int fd = open("/proc/self/maps", O_RDONLY), n = 0;
+	ssize_t got;
+
+	if (fd < 0)
+		return -1;
+	while ((got = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < got; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return n;
+}
+
+static inline double test_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* xorshift64*: deterministic randomness for the tests. */
+static inline uint64_t test_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/*
+ * Run @fn in a child with stderr captured into @err (NUL terminated).
+ * Return: the child's wait status.
+ */
+static inline int test_in_child(void (*fn)(void *), void *arg, char *err,
+				size_t errlen)
+{
+	int pfd[2], status;
+	pid_t pid;
+	size_t got = 0;
+	ssize_t n;
+
+	if (pipe(pfd))
+		abort();
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		fn(arg);
+		_exit(0);
+	}
+	close(pfd[1]);
+	while (got + 1 < errlen &&
+	       (n = read(pfd[0], err + got, errlen - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+#endif /* PCPU_TEST_H */
