@@ -74,8 +74,8 @@ PCPU_API extern size_t pcpu_unit_stride;
  *
  * One multiply-add; the result has @ptr's type.
  */
-#define pcpu_ptr(ptr, unit)                                                  \
-	((__typeof__(ptr))((char *)(ptr) +                                   \
+#define pcpu_ptr(ptr, unit)                \
+	((__typeof__(ptr))((char *)(ptr) + \
 			   ((size_t)(unit) + 1) * pcpu_unit_stride))
 
 #ifdef __cplusplus

@@ -125,6 +125,16 @@ static inline void bitmap_clear(unsigned long *map, int start, int len)
 	}
 }
 
+/* Population count without relying on a POPCNT instruction being there
+ * (the baseline x86-64 has none, and the library call is slow). */
+static inline int pcpu_hweight_long(unsigned long w)
+{
+	w = w - ((w >> 1) & 0x5555555555555555UL);
+	w = (w & 0x3333333333333333UL) + ((w >> 2) & 0x3333333333333333UL);
+	w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0fUL;
+	return (int)((w * 0x0101010101010101UL) >> 56);
+}
+
 /* Number of set bits in [start, end). */
 static inline int bitmap_weight_range(const unsigned long *map, int start,
 				      int end)
@@ -140,7 +150,7 @@ static inline int bitmap_weight_range(const unsigned long *map, int start,
 			word &= BITMAP_LAST_WORD_MASK(end);
 			next = end;
 		}
-		n += __builtin_popcountl(word);
+		n += pcpu_hweight_long(word);
 		start = next;
 	}
 	return n;
@@ -150,11 +160,11 @@ static inline int bitmap_weight_range(const unsigned long *map, int start,
  * pcpu_for_each_run - iterate over the runs of set (@zero false) or clear
  * (@zero true) bits [rs, re) inside [start, end).
  */
-#define pcpu_for_each_run(map, start, end, rs, re, zero)                      \
-	for ((rs) = pcpu_find_bit(map, end, start, (zero) ? ~0UL : 0UL),     \
-	    (re) = pcpu_find_bit(map, end, (rs) + 1, (zero) ? 0UL : ~0UL);   \
-	     (rs) < (end);                                                    \
-	     (rs) = pcpu_find_bit(map, end, (re) + 1, (zero) ? ~0UL : 0UL),  \
+#define pcpu_for_each_run(map, start, end, rs, re, zero)                    \
+	for ((rs) = pcpu_find_bit(map, end, start, (zero) ? ~0UL : 0UL),    \
+	    (re) = pcpu_find_bit(map, end, (rs) + 1, (zero) ? 0UL : ~0UL);  \
+	     (rs) < (end);                                                  \
+	     (rs) = pcpu_find_bit(map, end, (re) + 1, (zero) ? ~0UL : 0UL), \
 	    (re) = pcpu_find_bit(map, end, (rs) + 1, (zero) ? 0UL : ~0UL))
 
 #endif /* PCPU_BITMAP_H */

@@ -54,8 +54,7 @@ static bool pcpu_unit_size_ok(unsigned long long v, size_t page_size)
 	return v >= page_size && v <= PCPU_MAX_UNIT_SIZE && !(v & (v - 1));
 }
 
-static void pcpu_env_invalid(const char *name, const char *val,
-			     const char *why)
+static void pcpu_env_invalid(const char *name, const char *val, const char *why)
 {
 	fprintf(stderr, "libpcpu: ignoring %s=%s: %s\n", name, val, why);
 }
@@ -139,11 +138,11 @@ int pcpu_options_load(const void *cfgp, struct pcpu_global *g)
 	    cfg->strict > 1 || cfg->show_stats > 1)
 		return -EINVAL;
 
-	g->unit_size = cfg->unit_size ? cfg->unit_size :
-					pcpu_env_unit_size(g->page_size);
-	g->nr_units = cfg->nr_units ?
-			      cfg->nr_units :
-			      pcpu_env_nr_units(g->caps.nr_possible_cpus);
+	g->unit_size = cfg->unit_size ? cfg->unit_size
+				      : pcpu_env_unit_size(g->page_size);
+	g->nr_units = cfg->nr_units
+			      ? cfg->nr_units
+			      : pcpu_env_nr_units(g->caps.nr_possible_cpus);
 	g->balance_enabled = pcpu_tristate(cfg->balance,
 					   pcpu_env_bool("PCPU_BALANCE", true));
 	g->strict = pcpu_tristate(cfg->strict,

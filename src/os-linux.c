@@ -72,11 +72,10 @@ static int os_fail_err[PCPU_OS_NR_CALLS];
 
 static int os_inject(enum pcpu_os_call call)
 {
-	unsigned long n = __atomic_add_fetch(&os_calls[call], 1,
-					     __ATOMIC_RELAXED);
+	unsigned long n =
+		__atomic_add_fetch(&os_calls[call], 1, __ATOMIC_RELAXED);
 
-	if (__builtin_expect(os_fail_at[call] != 0, 0) &&
-	    n == os_fail_at[call])
+	if (__builtin_expect(os_fail_at[call] != 0, 0) && n == os_fail_at[call])
 		return -os_fail_err[call];
 	return 0;
 }
@@ -209,7 +208,8 @@ static int os_advise(const struct pcpu_os_range *r, int advice,
 			if (n > 64)
 				n = 64;
 			for (i = 0; i < n; i++) {
-				iov[i].iov_base = r->addr + (done + i) * r->stride;
+				iov[i].iov_base =
+					r->addr + (done + i) * r->stride;
 				iov[i].iov_len = r->len;
 				want += r->len;
 			}
@@ -272,11 +272,11 @@ static void os_probe(struct pcpu_os_caps *caps)
 
 	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (pidfd >= 0) {
-		struct iovec iov[2] = { { p, ps }, { p + 2 * ps, ps } };
+		struct iovec iov[2] = {{p, ps}, {p + 2 * ps, ps}};
 
-		caps->batch_advice = syscall(SYS_process_madvise, pidfd, iov,
-					     2, MADV_DONTNEED, 0) ==
-				     (ssize_t)(2 * ps);
+		caps->batch_advice =
+			syscall(SYS_process_madvise, pidfd, iov, 2,
+				MADV_DONTNEED, 0) == (ssize_t)(2 * ps);
 		close(pidfd);
 	}
 
@@ -288,8 +288,8 @@ static void os_probe(struct pcpu_os_caps *caps)
 		arg.end = (uintptr_t)(p + 4 * ps);
 		arg.vec = (uintptr_t)&reg;
 		arg.vec_len = 1;
-		arg.category_anyof_mask = PCPU_PAGE_IS_PRESENT |
-					  PCPU_PAGE_IS_SWAPPED;
+		arg.category_anyof_mask =
+			PCPU_PAGE_IS_PRESENT | PCPU_PAGE_IS_SWAPPED;
 		arg.return_mask = arg.category_anyof_mask;
 		caps->pagemap_scan = ioctl(fd, PCPU_PAGEMAP_SCAN, &arg) >= 0;
 		close(fd);
@@ -477,7 +477,7 @@ int pcpu_os_nohugepage(void *addr, size_t len)
  */
 int pcpu_os_bind(void *addr, size_t len, int node)
 {
-	unsigned long mask[16] = { 0 };
+	unsigned long mask[16] = {0};
 	int ret = os_inject(PCPU_OS_BIND);
 
 	if (ret)
@@ -534,7 +534,8 @@ static int os_scan_pagemap_read(char *addr, size_t len, pcpu_os_present_fn fn,
 		return fd;
 	while (i < npages) {
 		size_t n = npages - i, k;
-		off_t off = (off_t)(((uintptr_t)addr / ps + i) * sizeof(ent[0]));
+		off_t off =
+			(off_t)(((uintptr_t)addr / ps + i) * sizeof(ent[0]));
 		ssize_t got;
 
 		if (n > 512)
@@ -545,7 +546,8 @@ static int os_scan_pagemap_read(char *addr, size_t len, pcpu_os_present_fn fn,
 		n = (size_t)got / sizeof(ent[0]);
 		for (k = 0; k < n; k++, i++) {
 			char *page = addr + i * ps;
-			bool here = ent[k] & (PCPU_PM_PRESENT | PCPU_PM_SWAPPED);
+			bool here =
+				ent[k] & (PCPU_PM_PRESENT | PCPU_PM_SWAPPED);
 
 			if (here && !run)
 				run = page;

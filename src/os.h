@@ -18,14 +18,14 @@
 
 /* The kinds of call the fault-injection hook can fail. */
 enum pcpu_os_call {
-	PCPU_OS_RESERVE,       /* pcpu_os_reserve() */
-	PCPU_OS_RELEASE,       /* pcpu_os_release() */
+	PCPU_OS_RESERVE, /* pcpu_os_reserve() */
+	PCPU_OS_RELEASE, /* pcpu_os_release() */
 	PCPU_OS_GUARD_INSTALL, /* pcpu_os_guard() */
-	PCPU_OS_GUARD_REMOVE,  /* pcpu_os_unguard() */
-	PCPU_OS_ZAP,           /* pcpu_os_zap() */
-	PCPU_OS_NOHUGEPAGE,    /* pcpu_os_nohugepage() */
-	PCPU_OS_BIND,          /* pcpu_os_bind() */
-	PCPU_OS_SCAN,          /* pcpu_os_scan_present() */
+	PCPU_OS_GUARD_REMOVE, /* pcpu_os_unguard() */
+	PCPU_OS_ZAP, /* pcpu_os_zap() */
+	PCPU_OS_NOHUGEPAGE, /* pcpu_os_nohugepage() */
+	PCPU_OS_BIND, /* pcpu_os_bind() */
+	PCPU_OS_SCAN, /* pcpu_os_scan_present() */
 	PCPU_OS_NR_CALLS,
 };
 
@@ -33,10 +33,10 @@ enum pcpu_os_call {
 struct pcpu_os_caps {
 	size_t page_size;
 	unsigned int nr_possible_cpus;
-	int nr_nodes;	    /* online NUMA nodes; 1 on most machines */
+	int nr_nodes; /* online NUMA nodes; 1 on most machines */
 	bool guard_regions; /* MADV_GUARD_INSTALL/REMOVE work */
-	bool batch_advice;  /* process_madvise() on ourselves works */
-	bool pagemap_scan;  /* the PAGEMAP_SCAN ioctl works */
+	bool batch_advice; /* process_madvise() on ourselves works */
+	bool pagemap_scan; /* the PAGEMAP_SCAN ioctl works */
 };
 
 /*

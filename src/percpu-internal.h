@@ -162,12 +162,12 @@ struct pcpu_global {
 	int page_shift;
 	size_t unit_size;
 	int unit_pages;
-	int unit_map_bits;  /* bits per unit */
-	int block_bits;	    /* bits per page */
+	int unit_map_bits; /* bits per unit */
+	int block_bits; /* bits per page */
 	unsigned int nr_units;
-	size_t chunk_size;  /* (nr_units + 1) * unit_size */
+	size_t chunk_size; /* (nr_units + 1) * unit_size */
 	size_t chunk_align; /* the reservation's alignment */
-	int *unit_node;	    /* NUMA node per unit, or NULL */
+	int *unit_node; /* NUMA node per unit, or NULL */
 
 	int nr_slots;
 	int sidelined_slot;
@@ -190,7 +190,7 @@ struct pcpu_global {
 	pcpu_spinlock_t lock;
 	struct pcpu_stats stats;
 
-	void **pages;		/* pcpu_get_pages() */
+	void **pages; /* pcpu_get_pages() */
 	unsigned long *scratch; /* the cleaner's copy of a dirty map */
 
 	/* balance thread */
@@ -228,8 +228,7 @@ int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 		   int page_end);
 void pcpu_post_map_flush(struct pcpu_chunk *chunk, int page_start,
 			 int page_end);
-int pcpu_populate_chunk(struct pcpu_chunk *chunk, int page_start,
-			int page_end);
+int pcpu_populate_chunk(struct pcpu_chunk *chunk, int page_start, int page_end);
 void pcpu_depopulate_chunk(struct pcpu_chunk *chunk, int page_start,
 			   int page_end);
 void pcpu_post_unmap_tlb_flush(struct pcpu_chunk *chunk, int page_start,

@@ -12,7 +12,7 @@
 
 #include "percpu-internal.h"
 
-#define P(out, name, val)                                                    \
+#define P(out, name, val) \
 	fprintf(out, "  %-20s: %12lld\n", name, (long long)(val))
 
 static const char pcpu_stats_rule[] =
@@ -176,7 +176,7 @@ static size_t pcpu_stats_chunks(struct pcpu_chunk ***chunksp, int **slotsp)
 	}
 	pcpu_spin_lock(&pcpu_g.lock);
 	for (slot = 0; slot < pcpu_g.nr_slots; slot++)
-		list_for_each_entry(c, &pcpu_g.chunk_lists[slot], list)
+		list_for_each_entry (c, &pcpu_g.chunk_lists[slot], list)
 			if (n < cap) {
 				chunks[n] = c;
 				slots[n++] = slot;

@@ -78,8 +78,8 @@ void **pcpu_get_pages(void)
  *
  * Context: pcpu_g.alloc_mutex.
  */
-void pcpu_free_pages(struct pcpu_chunk *chunk, void **pages,
-			    int page_start, int page_end)
+void pcpu_free_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
+		     int page_end)
 {
 	unsigned int unit;
 	int i;
@@ -106,8 +106,8 @@ void pcpu_free_pages(struct pcpu_chunk *chunk, void **pages,
  * Context: pcpu_g.alloc_mutex.
  * Return: 0.
  */
-int pcpu_alloc_pages(struct pcpu_chunk *chunk, void **pages,
-			    int page_start, int page_end)
+int pcpu_alloc_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
+		     int page_end)
 {
 	unsigned int unit;
 	int i;
@@ -132,7 +132,7 @@ int pcpu_alloc_pages(struct pcpu_chunk *chunk, void **pages,
  * Context: pcpu_g.alloc_mutex.
  */
 void pcpu_pre_unmap_flush(struct pcpu_chunk *chunk, int page_start,
-				 int page_end)
+			  int page_end)
 {
 	(void)chunk;
 	(void)page_start;
@@ -168,8 +168,8 @@ static int __pcpu_unmap_pages(struct pcpu_chunk *chunk, int page_start,
  *
  * Context: pcpu_g.alloc_mutex.
  */
-void pcpu_unmap_pages(struct pcpu_chunk *chunk, void **pages,
-			     int page_start, int page_end)
+void pcpu_unmap_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
+		      int page_end)
 {
 	(void)pages;
 	(void)__pcpu_unmap_pages(chunk, page_start, page_end);
@@ -216,8 +216,8 @@ void pcpu_post_unmap_tlb_flush(struct pcpu_chunk *chunk, int page_start,
  * Context: pcpu_g.alloc_mutex.
  * Return: 0, or a negative errno with no unit of the range accessible.
  */
-int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages,
-			  int page_start, int page_end)
+int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
+		   int page_end)
 {
 	struct pcpu_os_range r;
 	int ret;
@@ -243,8 +243,7 @@ int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages,
  *
  * Context: pcpu_g.alloc_mutex.
  */
-void pcpu_post_map_flush(struct pcpu_chunk *chunk, int page_start,
-				int page_end)
+void pcpu_post_map_flush(struct pcpu_chunk *chunk, int page_start, int page_end)
 {
 	(void)chunk;
 	(void)page_start;
@@ -264,8 +263,7 @@ void pcpu_post_map_flush(struct pcpu_chunk *chunk, int page_start,
  * Context: pcpu_g.alloc_mutex; makes system calls only in strict mode.
  * Return: 0, or a negative errno (-ENOMEM, or what the kernel said).
  */
-int pcpu_populate_chunk(struct pcpu_chunk *chunk, int page_start,
-			int page_end)
+int pcpu_populate_chunk(struct pcpu_chunk *chunk, int page_start, int page_end)
 {
 	void **pages = pcpu_get_pages();
 	int ret;

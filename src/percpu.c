@@ -235,7 +235,7 @@ static void pcpu_md_scan(const unsigned long *map, int base,
 	int rs, re, end = base + md->nr_bits;
 
 	pcpu_reset_md(md);
-	pcpu_for_each_run(map, base, end, rs, re, true)
+	pcpu_for_each_run (map, base, end, rs, re, true)
 		pcpu_block_update(md, rs - base, re - base);
 }
 
@@ -262,6 +262,8 @@ static void pcpu_chunk_refresh_hint(struct pcpu_chunk *chunk)
 		struct pcpu_block_md *b = &chunk->md_blocks[i];
 		int bstart = i * bits;
 
+		if (md->first_free == md->nr_bits && b->first_free < bits)
+			md->first_free = bstart + b->first_free;
 		if (pcpu_block_is_free(b)) {
 			if (!run)
 				run_start = bstart;
@@ -290,8 +292,7 @@ static void pcpu_chunk_refresh_hint(struct pcpu_chunk *chunk)
 }
 
 /* The first free bit of [from, end) using block hints, or end. */
-static int pcpu_next_free_bit(const struct pcpu_chunk *chunk, int from,
-			      int end)
+static int pcpu_next_free_bit(const struct pcpu_chunk *chunk, int from, int end)
 {
 	return find_next_zero_bit(chunk->alloc_map, end, from);
 }
@@ -324,8 +325,8 @@ static bool pcpu_md_alloc_update(const struct pcpu_chunk *chunk,
  * blocks are updated (or rescanned when their largest run was cut), and so
  * is the chunk; empty populated pages taken are counted.
  */
-static void pcpu_block_update_hint_alloc(struct pcpu_chunk *chunk,
-					 int bit_off, int bits)
+static void pcpu_block_update_hint_alloc(struct pcpu_chunk *chunk, int bit_off,
+					 int bits)
 {
 	int B = pcpu_g.block_bits, end = bit_off + bits;
 	int s_index = bit_off / B, e_index = (end - 1) / B, i, nr_empty = 0;
@@ -461,13 +462,14 @@ static int pcpu_find_block_fit(const struct pcpu_chunk *chunk, int alloc_bits,
 		const struct pcpu_block_md *b = &chunk->md_blocks[i];
 		int bstart = i * B;
 
-		if (carry && pcpu_align_up(bstart - carry, align) + alloc_bits <=
-				     bstart + b->left_free)
+		if (carry &&
+		    pcpu_align_up(bstart - carry, align) + alloc_bits <=
+			    bstart + b->left_free)
 			return bstart - carry;
 		if (b->contig_hint >= alloc_bits)
-			return bstart + (alloc_bits > b->scan_hint ?
-						 b->contig_hint_start :
-						 b->first_free);
+			return bstart + (alloc_bits > b->scan_hint
+						 ? b->contig_hint_start
+						 : b->first_free);
 		carry = pcpu_block_is_free(b) ? carry + B : b->right_free;
 	}
 	return -1;
@@ -496,8 +498,8 @@ static bool pcpu_range_populated(const struct pcpu_chunk *chunk, int bit_off,
  * Context: pcpu_g.lock.
  * Return: the bit offset, or -1.
  */
-static int pcpu_alloc_area(struct pcpu_chunk *chunk, int alloc_bits,
-			   int align, int start, bool pop_only)
+static int pcpu_alloc_area(struct pcpu_chunk *chunk, int alloc_bits, int align,
+			   int start, bool pop_only)
 {
 	int end = pcpu_g.unit_map_bits, off;
 
@@ -765,8 +767,8 @@ static void pcpu_clean_present(char *start, char *end, void *arg)
 
 		if (unit == base)
 			continue; /* the guard unit */
-		pcpu_for_each_run(ctx->dirty, pg * B, (pg + 1) * B, rs, re,
-				  false) {
+		pcpu_for_each_run (ctx->dirty, pg * B, (pg + 1) * B, rs, re,
+				   false) {
 			char *p = unit + ((size_t)rs << PCPU_MIN_ALLOC_SHIFT);
 			size_t len = (size_t)(re - rs) << PCPU_MIN_ALLOC_SHIFT;
 
@@ -797,7 +799,7 @@ static bool pcpu_should_reclaim_chunk(const struct pcpu_chunk *chunk)
  */
 static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 {
-	struct pcpu_clean_ctx ctx = { chunk, pcpu_g.scratch };
+	struct pcpu_clean_ctx ctx = {chunk, pcpu_g.scratch};
 	int map_bits = pcpu_g.unit_map_bits, rs, re, oslot, ret, freed = 0;
 
 	pcpu_spin_lock(&pcpu_g.lock);
@@ -813,19 +815,24 @@ static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 
 	pcpu_spin_lock(&pcpu_g.lock);
 	oslot = pcpu_chunk_slot(chunk);
-	pcpu_for_each_run(pcpu_g.scratch, 0, map_bits, rs, re, false) {
+	pcpu_for_each_run (pcpu_g.scratch, 0, map_bits, rs, re, false) {
 		bitmap_clear(chunk->dirty_map, rs, re - rs);
 		pcpu_free_area(chunk, rs, re - rs);
 		freed += (re - rs) * PCPU_MIN_ALLOC_SIZE;
 	}
 	chunk->dirty_bytes -= freed;
 	pcpu_g.dirty_bytes -= (size_t)freed;
-	if (!chunk->isolated && chunk->free_bytes == (int)pcpu_g.unit_size) {
-		/* a second free chunk is surplus: the balance work frees it */
+	if (chunk->free_bytes == (int)pcpu_g.unit_size) {
+		/* a wholly free chunk goes to the free slot, even from
+		 * reclaim: a second one there is surplus, which the balance
+		 * work destroys with a single munmap */
 		if (!list_empty(&pcpu_g.chunk_lists[pcpu_g.free_slot]))
 			__atomic_store_n(&pcpu_g.balance_pending, 1,
 					 __ATOMIC_RELAXED);
-		pcpu_chunk_relocate(chunk, oslot);
+		if (chunk->isolated)
+			pcpu_reintegrate_chunk(chunk);
+		else
+			pcpu_chunk_relocate(chunk, oslot);
 	} else if (pcpu_should_reclaim_chunk(chunk)) {
 		pcpu_isolate_chunk(chunk);
 		__atomic_store_n(&pcpu_g.balance_pending, 1, __ATOMIC_RELAXED);
@@ -884,10 +891,9 @@ static void pcpu_balance_free(bool empty_only)
 
 	INIT_LIST_HEAD(&to_free);
 	pcpu_spin_lock(&pcpu_g.lock);
-	list_for_each_entry_safe(chunk, next, free_head, list)
-	{
-		if (chunk == list_first_entry(free_head, struct pcpu_chunk,
-					      list))
+	list_for_each_entry_safe (chunk, next, free_head, list) {
+		if (chunk ==
+		    list_first_entry(free_head, struct pcpu_chunk, list))
 			continue;
 		if (!empty_only || chunk->nr_populated == 0) {
 			pcpu_chunk_unregister(chunk);
@@ -896,7 +902,7 @@ static void pcpu_balance_free(bool empty_only)
 	}
 	pcpu_spin_unlock(&pcpu_g.lock);
 
-	list_for_each_entry_safe(chunk, next, &to_free, list)
+	list_for_each_entry_safe (chunk, next, &to_free, list)
 		pcpu_destroy_chunk(chunk);
 }
 
@@ -967,7 +973,7 @@ static struct pcpu_chunk *pcpu_find_unpopulated(int from)
 	int slot;
 
 	for (slot = from; slot <= pcpu_g.free_slot; slot++)
-		list_for_each_entry(chunk, &pcpu_g.chunk_lists[slot], list)
+		list_for_each_entry (chunk, &pcpu_g.chunk_lists[slot], list)
 			if (chunk->nr_populated < chunk->nr_pages)
 				return chunk;
 	return NULL;
@@ -988,8 +994,8 @@ static void pcpu_balance_populated(void)
 		nr_to_pop = PCPU_EMPTY_POP_PAGES_HIGH;
 		pcpu_g.atomic_alloc_failed = false;
 	} else {
-		nr_to_pop = PCPU_EMPTY_POP_PAGES_HIGH -
-			    pcpu_g.nr_empty_pop_pages;
+		nr_to_pop =
+			PCPU_EMPTY_POP_PAGES_HIGH - pcpu_g.nr_empty_pop_pages;
 	}
 	while (nr_to_pop > 0) {
 		struct pcpu_chunk *chunk = pcpu_find_unpopulated(from);
@@ -1003,8 +1009,8 @@ static void pcpu_balance_populated(void)
 			pcpu_spin_lock(&pcpu_g.lock);
 			continue;
 		}
-		pcpu_for_each_run(chunk->populated, 0, chunk->nr_pages, rs, re,
-				  true) {
+		pcpu_for_each_run (chunk->populated, 0, chunk->nr_pages, rs, re,
+				   true) {
 			int nr = min_int(re - rs, nr_to_pop), ret;
 
 			pcpu_spin_unlock(&pcpu_g.lock);
@@ -1218,8 +1224,8 @@ static int pcpu_setup(const struct pcpu_config *cfg)
 	pcpu_g.chunk_lists = calloc(pcpu_g.nr_slots, sizeof(struct list_head));
 	pcpu_g.pages = calloc((size_t)pcpu_g.nr_units * pcpu_g.unit_pages,
 			      sizeof(void *));
-	pcpu_g.scratch = calloc(BITS_TO_LONGS(pcpu_g.unit_map_bits),
-				sizeof(long));
+	pcpu_g.scratch =
+		calloc(BITS_TO_LONGS(pcpu_g.unit_map_bits), sizeof(long));
 	pcpu_g.lookup_cap = 64;
 	pcpu_g.lookup = calloc(pcpu_g.lookup_cap, sizeof(*pcpu_g.lookup));
 	if (!pcpu_g.chunk_lists || !pcpu_g.pages || !pcpu_g.scratch ||
@@ -1358,9 +1364,8 @@ static struct pcpu_chunk *pcpu_alloc_search(int bits, int align, int size,
 	int slot, off;
 
 	for (slot = pcpu_size_to_slot(size); slot <= pcpu_g.free_slot; slot++) {
-		list_for_each_entry_safe(chunk, next,
-					 &pcpu_g.chunk_lists[slot], list)
-		{
+		list_for_each_entry_safe (chunk, next,
+					  &pcpu_g.chunk_lists[slot], list) {
 			int oslot = chunk->slot;
 
 			off = pcpu_find_block_fit(chunk, bits, align);
@@ -1392,7 +1397,7 @@ static int pcpu_alloc_populate(struct pcpu_chunk *chunk, int off, int bits)
 		       pcpu_g.page_shift);
 	int rs, re, ret;
 
-	pcpu_for_each_run(chunk->populated, ps, pe, rs, re, true) {
+	pcpu_for_each_run (chunk->populated, ps, pe, rs, re, true) {
 		ret = pcpu_populate_chunk(chunk, rs, re);
 		if (ret)
 			return ret;
@@ -1433,8 +1438,7 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 		pthread_mutex_lock(&pcpu_g.alloc_mutex);
 	pcpu_spin_lock(&pcpu_g.lock);
 	for (;;) {
-		chunk = pcpu_alloc_search(bits, align, (int)size, nowait,
-					  &off);
+		chunk = pcpu_alloc_search(bits, align, (int)size, nowait, &off);
 		if (chunk)
 			break;
 		if (nowait) {
@@ -1507,9 +1511,9 @@ void *pcpu_alloc(size_t size, size_t align)
 		return NULL;
 	}
 	return pcpu_alloc_slow(pcpu_size_to_bits(size),
-			       align < PCPU_MIN_ALLOC_SIZE ?
-				       1 :
-				       (int)(align >> PCPU_MIN_ALLOC_SHIFT),
+			       align < PCPU_MIN_ALLOC_SIZE
+				       ? 1
+				       : (int)(align >> PCPU_MIN_ALLOC_SHIFT),
 			       size, false);
 }
 
@@ -1536,9 +1540,9 @@ void *pcpu_alloc_nowait(size_t size, size_t align)
 		return NULL;
 	}
 	return pcpu_alloc_slow(pcpu_size_to_bits(size),
-			       align < PCPU_MIN_ALLOC_SIZE ?
-				       1 :
-				       (int)(align >> PCPU_MIN_ALLOC_SHIFT),
+			       align < PCPU_MIN_ALLOC_SIZE
+				       ? 1
+				       : (int)(align >> PCPU_MIN_ALLOC_SHIFT),
 			       size, true);
 }
 
@@ -1647,24 +1651,23 @@ void pcpu_balance(void)
  */
 
 static void __attribute__((noreturn, cold))
-pcpu_verify_fail(const struct pcpu_chunk *chunk, const char *what, int a,
-		 int b)
+pcpu_verify_fail(const struct pcpu_chunk *chunk, const char *what, int a, int b)
 {
 	fprintf(stderr, "libpcpu: invariant broken in chunk %p: %s (%d, %d)\n",
 		chunk ? (void *)chunk->base_addr : NULL, what, a, b);
 	abort();
 }
 
-#define VERIFY(cond, chunk, what, a, b)                                      \
-	do {                                                                  \
-		if (!(cond))                                                  \
-			pcpu_verify_fail(chunk, what, a, b);                  \
+#define VERIFY(cond, chunk, what, a, b)                      \
+	do {                                                 \
+		if (!(cond))                                 \
+			pcpu_verify_fail(chunk, what, a, b); \
 	} while (0)
 
 static void pcpu_verify_block(const struct pcpu_chunk *chunk, int i)
 {
 	const struct pcpu_block_md *b = &chunk->md_blocks[i];
-	struct pcpu_block_md t = { .nr_bits = pcpu_g.block_bits };
+	struct pcpu_block_md t = {.nr_bits = pcpu_g.block_bits};
 
 	pcpu_md_scan(chunk->alloc_map, i * pcpu_g.block_bits, &t);
 	VERIFY(b->contig_hint == t.contig_hint, chunk, "block contig_hint", i,
@@ -1690,8 +1693,9 @@ static void pcpu_verify_block(const struct pcpu_chunk *chunk, int i)
  * The blocks over [@bit_start, @bit_end) are rescanned and compared with
  * their hints (exact, except the scan hint which must be an upper bound);
  * the chunk's hints are rebuilt and compared; the byte and page counters
- * are recounted; dirty areas must be allocated.  Runs after every
- * operation in PCPU_DEBUG builds.
+ * are recounted (after a local change, one check in 16: that pass reads
+ * every map); dirty areas must be allocated.  Runs after every operation
+ * in PCPU_DEBUG builds.
  *
  * Context: pcpu_g.lock.
  */
@@ -1711,16 +1715,25 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 	VERIFY(t.left_free == chunk->chunk_md.left_free &&
 		       t.right_free == chunk->chunk_md.right_free,
 	       chunk, "chunk left/right_free", t.left_free, t.right_free);
-	VERIFY(find_next_bit(chunk->alloc_map, t.contig_hint_start + t.contig_hint,
+	VERIFY(find_next_bit(chunk->alloc_map,
+			     t.contig_hint_start + t.contig_hint,
 			     t.contig_hint_start) >=
 		       t.contig_hint_start + t.contig_hint,
 	       chunk, "chunk contig region not free", t.contig_hint_start,
 	       t.contig_hint);
 	chunk->chunk_md = t;
 
+	/* the chunk-wide recounts cost a pass over every map: after a local
+	 * change, do them on every 16th check only */
+	if (bit_start != 0 || bit_end != map_bits) {
+		static unsigned int ops;
+
+		if (++ops % 16)
+			return;
+	}
 	VERIFY(chunk->free_bytes ==
-		       (map_bits - bitmap_weight_range(chunk->alloc_map, 0,
-						       map_bits)) *
+		       (map_bits -
+			bitmap_weight_range(chunk->alloc_map, 0, map_bits)) *
 			       PCPU_MIN_ALLOC_SIZE,
 	       chunk, "free_bytes", chunk->free_bytes, 0);
 	VERIFY(chunk->dirty_bytes ==
@@ -1731,8 +1744,8 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 		VERIFY(!(chunk->dirty_map[i] & ~chunk->alloc_map[i]), chunk,
 		       "dirty area not allocated", i, 0);
 	VERIFY(test_bit(map_bits, chunk->bound_map), chunk, "end bound", 0, 0);
-	VERIFY(chunk->nr_populated ==
-		       bitmap_weight_range(chunk->populated, 0, chunk->nr_pages),
+	VERIFY(chunk->nr_populated == bitmap_weight_range(chunk->populated, 0,
+							  chunk->nr_pages),
 	       chunk, "nr_populated", chunk->nr_populated, 0);
 	for (i = 0; i < pcpu_nr_blocks(); i++)
 		if (test_bit(i, chunk->populated) &&
@@ -1742,7 +1755,8 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 	VERIFY(chunk->nr_empty_pop_pages == nr_empty, chunk,
 	       "nr_empty_pop_pages", chunk->nr_empty_pop_pages, nr_empty);
 	VERIFY(chunk->isolated || chunk->slot < 0 /* not registered */ ||
-		       chunk->slot == pcpu_chunk_slot(chunk) || chunk->slot == 0,
+		       chunk->slot == pcpu_chunk_slot(chunk) ||
+		       chunk->slot == 0,
 	       chunk, "slot", chunk->slot, pcpu_chunk_slot(chunk));
 }
 

@@ -19,24 +19,25 @@
 
 static int test_failures;
 
-#define CHECK(cond)                                                          \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n",          \
-				__FILE__, __LINE__, #cond);                   \
-			test_failures++;                                      \
-			exit(1);                                              \
-		}                                                             \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #cond);                              \
+			test_failures++;                                       \
+			exit(1);                                               \
+		}                                                              \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                       \
-	do {                                                                  \
-		long long _a = (long long)(a), _b = (long long)(b);           \
-		if (_a != _b) {                                               \
-			fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", \
-				__FILE__, __LINE__, #a, #b, _a, _b);          \
-			exit(1);                                              \
-		}                                                             \
+#define CHECK_EQ(a, b)                                                    \
+	do {                                                              \
+		long long _a = (long long)(a), _b = (long long)(b);       \
+		if (_a != _b) {                                           \
+			fprintf(stderr,                                   \
+				"%s:%d: %s == %s failed: %lld != %lld\n", \
+				__FILE__, __LINE__, #a, #b, _a, _b);      \
+			exit(1);                                          \
+		}                                                         \
 	} while (0)
 
 static inline long test_status_kb(const char *key)
@@ -129,5 +130,34 @@ static inline int test_in_child(void (*fn)(void *), void *arg, char *err,
 	waitpid(pid, &status, 0);
 	return status;
 }
+
+struct test_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Run the case named by argv[1], in this process. */
+static inline int test_main(const struct test_case *cases, size_t n, int argc,
+			    char **argv)
+{
+	for (size_t i = 0; i < n; i++)
+		if (argc > 1 && !strcmp(argv[1], cases[i].name)) {
+			double t0 = test_now_ns();
+
+			cases[i].fn();
+			printf("ok %s (%.2f s)\n", cases[i].name,
+			       (test_now_ns() - t0) / 1e9);
+			return 0;
+		}
+	fprintf(stderr, "usage: %s <case>\n", argv[0]);
+	return 2;
+}
+
+#define TEST_MAIN(cases)                                                  \
+	int main(int argc, char **argv)                                   \
+	{                                                                 \
+		return test_main(cases, sizeof(cases) / sizeof(cases[0]), \
+				 argc, argv);                             \
+	}
 
 #endif /* PCPU_TEST_H */

@@ -159,8 +159,8 @@ static void t_pages_array_records_unit_pages(void)
 	CHECK_EQ(pcpu_alloc_pages(c, pages, 2, 5), 0);
 	for (u = 0; u < 4; u++)
 		for (pg = 0; pg < pcpu_g.unit_pages; pg++) {
-			void *want = pg >= 2 && pg < 5 ? unit_page(c, u, pg) :
-							  NULL;
+			void *want =
+				pg >= 2 && pg < 5 ? unit_page(c, u, pg) : NULL;
 
 			CHECK(pages[u * pcpu_g.unit_pages + pg] == want);
 		}
@@ -234,7 +234,8 @@ static void map_failure_sweep(bool guard_regions, bool batch)
 		CHECK(!accessible(unit_page(c, 7, 5)));
 	}
 	pcpu_os_inject_fault(PCPU_OS_GUARD_REMOVE, 0, 0);
-	printf("guard_regions=%d batch=%d: %d failure points, all rolled back\n",
+	printf("guard_regions=%d batch=%d: %d failure points, all rolled "
+	       "back\n",
 	       caps.guard_regions, caps.batch_advice, runs);
 	CHECK(runs >= 1);
 	if (!caps.batch_advice)
@@ -261,7 +262,7 @@ static void t_create_failure_leaves_nothing(void)
 {
 	static const enum pcpu_os_call kinds[] = {
 		PCPU_OS_RESERVE, PCPU_OS_GUARD_INSTALL, PCPU_OS_NOHUGEPAGE,
-		PCPU_OS_BIND };
+		PCPU_OS_BIND};
 	int maps, i;
 
 	pcpu_g.force_numa = true;
@@ -365,33 +366,18 @@ static void t_invariant_checker_catches_corruption(void)
 	pcpu_destroy_chunk(c);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} cases[] = {
-	{ "populate_write_read_strict", t_populate_write_read_strict },
-	{ "populate_write_read_default", t_populate_write_read_default },
-	{ "depopulate_returns_memory", t_depopulate_returns_memory },
-	{ "pages_array_records_unit_pages", t_pages_array_records_unit_pages },
-	{ "map_unmap_pages_strict", t_map_unmap_pages_strict },
-	{ "map_failure_rolls_back", t_map_failure_rolls_back },
-	{ "create_failure_leaves_nothing", t_create_failure_leaves_nothing },
-	{ "vma_count_stable", t_vma_count_stable },
-	{ "guard_unit_faults", t_guard_unit_faults },
-	{ "invariant_checker_catches_corruption",
-	  t_invariant_checker_catches_corruption },
+static const struct test_case cases[] = {
+	{"populate_write_read_strict", t_populate_write_read_strict},
+	{"populate_write_read_default", t_populate_write_read_default},
+	{"depopulate_returns_memory", t_depopulate_returns_memory},
+	{"pages_array_records_unit_pages", t_pages_array_records_unit_pages},
+	{"map_unmap_pages_strict", t_map_unmap_pages_strict},
+	{"map_failure_rolls_back", t_map_failure_rolls_back},
+	{"create_failure_leaves_nothing", t_create_failure_leaves_nothing},
+	{"vma_count_stable", t_vma_count_stable},
+	{"guard_unit_faults", t_guard_unit_faults},
+	{"invariant_checker_catches_corruption",
+	 t_invariant_checker_catches_corruption},
 };
 
-int main(int argc, char **argv)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		if (argc < 2 || !strcmp(argv[1], cases[i].name)) {
-			cases[i].fn();
-			if (argc < 2)
-				pcpu_test_reset();
-			printf("ok %s\n", cases[i].name);
-		}
-	return 0;
-}
+TEST_MAIN(cases)

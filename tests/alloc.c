@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The allocator (src/percpu.c) through its public API, with the debug
+ * invariant checker on.  One process per case: `alloc <case>`.
+ */
+#include "test.h"
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include <pcpu.h>
+
+#include "percpu-internal.h"
+
+static void setup(unsigned int nr_units, int strict, int balance)
+{
+	struct pcpu_config cfg;
+
+	pcpu_test_reset();
+	pcpu_config_init(&cfg);
+	cfg.nr_units = nr_units;
+	cfg.strict = strict;
+	cfg.balance = balance;
+	CHECK_EQ(pcpu_init(&cfg), 0);
+}
+
+static bool all_units_zero(const void *p, size_t size)
+{
+	for (unsigned int u = 0; u < pcpu_nr_units(); u++) {
+		const unsigned char *c = pcpu_ptr((const unsigned char *)p, u);
+
+		for (size_t i = 0; i < size; i++)
+			if (c[i])
+				return false;
+	}
+	return true;
+}
+
+static unsigned char pattern(uint64_t id, unsigned int unit, size_t i)
+{
+	return (unsigned char)(id * 131 + unit * 17 + i * 7 + 1) | 1;
+}
+
+static void fill(void *p, size_t size, uint64_t id, unsigned int units)
+{
+	for (unsigned int u = 0; u < units; u++) {
+		unsigned char *c = pcpu_ptr((unsigned char *)p, u);
+
+		for (size_t i = 0; i < size; i++)
+			c[i] = pattern(id, u, i);
+	}
+}
+
+static bool holds(const void *p, size_t size, uint64_t id, unsigned int units)
+{
+	for (unsigned int u = 0; u < units; u++) {
+		const unsigned char *c = pcpu_ptr((const unsigned char *)p, u);
+
+		for (size_t i = 0; i < size; i++)
+			if (c[i] != pattern(id, u, i))
+				return false;
+	}
+	return true;
+}
+
+/* Basic contract: zero everywhere, aligned, distinct, reusable. */
+static void t_alloc_zeroed_aligned_distinct(void)
+{
+	void *p[64];
+	size_t i;
+
+	setup(4, 1, 0);
+	for (i = 0; i < 64; i++) {
+		size_t size = 1 + i * 37, align = (size_t)1 << (i % 13);
+
+		p[i] = pcpu_alloc(size, align);
+		CHECK(p[i] != NULL);
+		CHECK(((uintptr_t)p[i] & (align - 1)) == 0);
+		CHECK(all_units_zero(p[i], size));
+		fill(p[i], size, i, 4);
+	}
+	for (i = 0; i < 64; i++)
+		CHECK(holds(p[i], 1 + i * 37, i, 4));
+	for (i = 0; i < 64; i += 2)
+		pcpu_free(p[i]);
+	pcpu_balance();
+	for (i = 1; i < 64; i += 2)
+		CHECK(holds(p[i], 1 + i * 37, i, 4));
+	for (i = 0; i < 64; i += 2) {
+		p[i] = pcpu_alloc(1 + i * 37, 4);
+		CHECK(all_units_zero(p[i], 1 + i * 37));
+	}
+	CHECK_EQ(pcpu_alloc(pcpu_unit_size(), 1) != NULL, 1);
+	pcpu_verify_all();
+}
+
+struct live {
+	void *p;
+	size_t size;
+	uint64_t id;
+};
+
+static size_t random_size(uint64_t *s)
+{
+	uint64_t r = test_rand(s) % 1000;
+
+	if (r < 600)
+		return 1 + test_rand(s) % 16;
+	if (r < 900)
+		return 1 + test_rand(s) % 256;
+	if (r < 995)
+		return 1 + test_rand(s) % 4096;
+	return 1 + test_rand(s) % pcpu_unit_size();
+}
+
+static void model_run(uint64_t seed, long ops, unsigned int units)
+{
+	size_t cap = 4096, n = 0, i;
+	struct live *live = calloc(cap, sizeof(*live));
+	uint64_t s = seed, next_id = 1;
+	long op;
+
+	CHECK(live != NULL);
+	for (op = 0; op < ops; op++) {
+		uint64_t r = test_rand(&s) % 100;
+
+		if ((r < 55 && n < cap) || n == 0) {
+			size_t size = random_size(&s);
+			size_t align = (size_t)1 << (test_rand(&s) % 13);
+			bool nowait = test_rand(&s) % 8 == 0;
+			void *p = nowait ? pcpu_alloc_nowait(size, align)
+					 : pcpu_alloc(size, align);
+
+			if (!p) {
+				CHECK(nowait && errno == EAGAIN);
+				continue;
+			}
+			CHECK(((uintptr_t)p & (align - 1)) == 0);
+			CHECK(all_units_zero(p, size));
+			fill(p, size, next_id, units);
+			live[n].p = p;
+			live[n].size = size;
+			live[n++].id = next_id++;
+		} else if (r < 99) {
+			size_t k = test_rand(&s) % n;
+
+			CHECK(holds(live[k].p, live[k].size, live[k].id,
+				    units));
+			pcpu_free(live[k].p);
+			live[k] = live[--n];
+		} else {
+			pcpu_balance();
+		}
+		if (op % 20000 == 0) {
+			pcpu_verify_all();
+			for (i = 0; i < n; i++)
+				CHECK(holds(live[i].p, live[i].size, live[i].id,
+					    units));
+		}
+	}
+	for (i = 0; i < n; i++) {
+		CHECK(holds(live[i].p, live[i].size, live[i].id, units));
+		pcpu_free(live[i].p);
+	}
+	pcpu_balance();
+	pcpu_verify_all();
+	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 0);
+	CHECK_EQ(pcpu_g.used_bytes, 0);
+	CHECK(pcpu_g.stats.nr_chunks <= 1);
+	free(live);
+}
+
+/* Random sizes (1 B - unit size), alignments (1 B - page), both alloc
+ * paths, random free order, balance; 4 seeds x 300k operations with the
+ * invariants checked after every operation (debug build) and every live
+ * object checked in every unit at every free and every 20k operations. */
+static void t_model_random_operations(void)
+{
+	static const uint64_t seeds[] = {1, 0xdeadbeef, 42, 0x123456789};
+
+	for (size_t i = 0; i < 4; i++) {
+		setup(i % 2 ? 3 : 2, (int)(i % 2), 0);
+		model_run(seeds[i], 300000, pcpu_nr_units());
+		printf("seed %#llx: %llu allocations, %u max chunks\n",
+		       (unsigned long long)seeds[i],
+		       (unsigned long long)pcpu_g.stats.nr_alloc,
+		       pcpu_g.stats.nr_max_chunks);
+	}
+}
+
+/* 10^6 live 8-byte objects at 256 units, written through unit 0 only:
+ * RSS + page tables grow by <= 12 MB; after freeing all and balancing, it
+ * is back within 2 MB. */
+static void t_rss_proportional_to_used_cpus(void)
+{
+	const size_t n = 1000000;
+	void **p = malloc(n * sizeof(*p));
+	long start, full, end;
+	size_t i;
+
+	CHECK(p != NULL);
+	memset(p, 0, n * sizeof(*p)); /* fault the array in before measuring */
+	setup(256, 0, 0);
+	start = test_rss_kb();
+	for (i = 0; i < n; i++) {
+		p[i] = pcpu_alloc(8, 8);
+		CHECK(p[i] != NULL);
+		*pcpu_ptr((uint64_t *)p[i], 0) = i + 1;
+	}
+	full = test_rss_kb();
+	for (i = 0; i < n; i++) {
+		CHECK_EQ(*pcpu_ptr((uint64_t *)p[i], 0), i + 1);
+		pcpu_free(p[i]);
+	}
+	pcpu_balance();
+	end = test_rss_kb();
+	printf("RSS+PTE: start %ld KiB, 10^6 x 8 B live %ld KiB (+%ld), "
+	       "after free+balance %ld KiB (+%ld); chunks max %u\n",
+	       start, full, full - start, end, end - start,
+	       pcpu_g.stats.nr_max_chunks);
+	CHECK(full - start <= 12 * 1024);
+	CHECK(end - start <= 2 * 1024);
+	free(p);
+}
+
+/* 10^7 live 64-byte objects at 256 units, with VMAs <= 2 x chunks + 64. */
+static void t_ten_million_objects(void)
+{
+	const size_t n = 10000000;
+	void **p = malloc(n * sizeof(*p));
+	int vmas;
+	size_t i;
+
+	CHECK(p != NULL);
+	setup(256, 0, 0);
+	for (i = 0; i < n; i++) {
+		p[i] = pcpu_alloc(64, 8);
+		CHECK(p[i] != NULL);
+	}
+	vmas = test_vma_count();
+	printf("10^7 x 64 B at 256 units: %u chunks, %d VMAs, RSS+PTE %ld "
+	       "KiB\n",
+	       pcpu_g.stats.nr_chunks, vmas, test_rss_kb());
+	CHECK(vmas <= 2 * (int)pcpu_g.stats.nr_chunks + 64);
+	*pcpu_ptr((uint64_t *)p[n - 1], 255) = 7;
+	for (i = 0; i < n; i++)
+		pcpu_free(p[i]);
+	pcpu_balance();
+	CHECK_EQ(pcpu_g.stats.nr_chunks, 1);
+	free(p);
+}
+
+static void install_seccomp_deny(void)
+{
+	static const int deny[] = {SYS_mmap,	       SYS_munmap, SYS_mprotect,
+				   SYS_madvise,	       SYS_ioctl,  SYS_pread64,
+				   SYS_openat,	       SYS_futex,  SYS_mbind,
+				   SYS_process_madvise};
+	struct sock_filter f[2 + 2 * 10 + 1];
+	struct sock_fprog prog;
+	int k = 0;
+
+	f[k++] = (struct sock_filter)BPF_STMT(
+		BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	for (int i = 0; i < 10; i++) {
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						      deny[i], 0, 1);
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+						      SECCOMP_RET_KILL_PROCESS);
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+					      SECCOMP_RET_ALLOW);
+	prog.len = (unsigned short)k;
+	prog.filter = f;
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0);
+}
+
+static void nowait_under_seccomp(void *arg)
+{
+	void *p[4096];
+	int n = 0, eagain = 0;
+
+	(void)arg;
+	install_seccomp_deny();
+	/* allocate until the populated pages run out, free some, go on */
+	for (int i = 0; i < 4096; i++) {
+		p[n] = pcpu_alloc_nowait(64, 8);
+		if (!p[n]) {
+			if (errno != EAGAIN)
+				_exit(3);
+			eagain++;
+			if (n)
+				pcpu_free(p[--n]);
+			continue;
+		}
+		*pcpu_ptr((uint64_t *)p[n], 1) = 5;
+		n++;
+	}
+	_exit(eagain ? 0 : 4);
+}
+
+static void alloc_under_seccomp(void *arg)
+{
+	(void)arg;
+	install_seccomp_deny();
+	/* needs a new chunk: must be killed by the filter */
+	(void)pcpu_alloc(pcpu_unit_size(), 8);
+	(void)pcpu_alloc(pcpu_unit_size(), 8);
+	_exit(0);
+}
+
+/* pcpu_alloc_nowait and pcpu_free make no system call (a seccomp filter
+ * kills the process on any of mmap, munmap, mprotect, madvise,
+ * process_madvise, mbind, ioctl, pread64, openat, futex); the same filter
+ * does kill a pcpu_alloc that needs a chunk (negative control).  nowait
+ * fails with EAGAIN and succeeds again after pcpu_balance(). */
+static void t_nowait_makes_no_syscall(void)
+{
+	char err[256];
+	void *p;
+	int st;
+
+	setup(4, 1, 0);
+	pcpu_free(pcpu_alloc(8, 8));
+	pcpu_balance(); /* populate a few pages */
+	st = test_in_child(nowait_under_seccomp, NULL, err, sizeof(err));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = test_in_child(alloc_under_seccomp, NULL, err, sizeof(err));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+
+	while ((p = pcpu_alloc_nowait(1024, 8)))
+		;
+	CHECK_EQ(errno, EAGAIN);
+	pcpu_balance();
+	p = pcpu_alloc_nowait(1024, 8);
+	CHECK(p != NULL);
+	CHECK(all_units_zero(p, 1024));
+}
+
+/* EINVAL for bad sizes and alignments. */
+static void t_bad_arguments_einval(void)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	struct {
+		size_t size, align;
+	} bad[] = {{0, 8}, {65537, 8},	{SIZE_MAX, 8}, {8, 0},
+		   {8, 3}, {8, 2 * ps}, {SIZE_MAX, 3}};
+
+	setup(2, 1, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		CHECK(pcpu_alloc(bad[i].size, bad[i].align) == NULL);
+		CHECK_EQ(errno, EINVAL);
+		errno = 0;
+		CHECK(pcpu_alloc_nowait(bad[i].size, bad[i].align) == NULL);
+		CHECK_EQ(errno, EINVAL);
+	}
+	CHECK_EQ(pcpu_g.stats.nr_chunks, 0);
+}
+
+/* ENOMEM when a chunk cannot be had, with the allocator as it was. */
+static void t_enomem_leaves_state_unchanged(void)
+{
+	static const enum pcpu_os_call kinds[] = {
+		PCPU_OS_RESERVE, PCPU_OS_GUARD_INSTALL, PCPU_OS_NOHUGEPAGE,
+		PCPU_OS_GUARD_REMOVE};
+	void *a, *b;
+	int maps;
+
+	setup(4, 1, 0);
+	a = pcpu_alloc(pcpu_unit_size(), 8); /* fills chunk 1 */
+	CHECK(a != NULL);
+	for (int i = 0; i < 4; i++) {
+		struct pcpu_stats before = pcpu_g.stats;
+
+		maps = test_vma_count();
+		pcpu_os_inject_fault(kinds[i], 1, i % 2 ? EPERM : ENOMEM);
+		errno = 0;
+		b = pcpu_alloc(16, 8);
+		CHECK(b == NULL);
+		CHECK_EQ(errno, ENOMEM);
+		pcpu_os_inject_fault(kinds[i], 0, 0);
+		CHECK_EQ(test_vma_count(), maps);
+		CHECK_EQ(pcpu_g.stats.nr_chunks, before.nr_chunks);
+		CHECK_EQ(pcpu_g.stats.nr_cur_alloc, before.nr_cur_alloc);
+		pcpu_verify_all();
+	}
+	b = pcpu_alloc(16, 8);
+	CHECK(b != NULL);
+	CHECK_EQ(pcpu_g.stats.nr_chunks, 2);
+}
+
+struct bad_free {
+	void *ptr;
+	int op;
+};
+
+static void do_bad_free(void *arg)
+{
+	struct bad_free *b = arg;
+
+	if (b->op == 1)
+		pcpu_free(b->ptr); /* first free is fine */
+	pcpu_free(b->ptr);
+	_exit(0);
+}
+
+/* Freeing what is not a live allocation's start is reported and aborts. */
+static void t_bad_free_aborts_with_message(void)
+{
+	int on_stack = 0;
+	void *heap = malloc(32);
+	char *p, err[512];
+	struct {
+		void *ptr;
+		int op;
+		const char *msg;
+	} cases[6];
+	int n = 0, st;
+
+	setup(2, 1, 0);
+	p = pcpu_alloc(64, 8);
+	CHECK(p != NULL);
+	cases[n++] = (typeof(cases[0])){&on_stack, 0, "invalid pointer"};
+	cases[n++] = (typeof(cases[0])){heap, 0, "invalid pointer"};
+	cases[n++] = (typeof(cases[0])){p + 8, 0, "inside an allocation"};
+	cases[n++] = (typeof(cases[0])){p, 1, "double free"};
+	cases[n++] = (typeof(cases[0])){(void *)-1, 0, "invalid pointer"};
+	cases[n++] = (typeof(cases[0])){pcpu_ptr(p, 0), 0, "invalid pointer"};
+	for (int i = 0; i < n; i++) {
+		struct bad_free b = {cases[i].ptr, cases[i].op};
+		char want[64];
+
+		st = test_in_child(do_bad_free, &b, err, sizeof(err));
+		CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+		CHECK(strstr(err, cases[i].msg) != NULL);
+		snprintf(want, sizeof(want), "%p", cases[i].ptr);
+		CHECK(strstr(err, want) != NULL);
+	}
+	/* a free area past the cleaner is also refused */
+	pcpu_free(p);
+	pcpu_balance();
+	{
+		struct bad_free b = {p, 0};
+
+		st = test_in_child(do_bad_free, &b, err, sizeof(err));
+		CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+		CHECK(strstr(err, "double free") != NULL);
+	}
+	free(heap);
+}
+
+struct worker {
+	int id;
+	long ops;
+	unsigned int units;
+};
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	struct live live[256];
+	uint64_t s = 0x9e3779b9ULL * (uint64_t)(w->id + 1);
+	size_t n = 0;
+
+	for (long op = 0; op < w->ops; op++) {
+		if (n < 256 && (test_rand(&s) % 2 || !n)) {
+			size_t size = 1 + test_rand(&s) % 512;
+			bool nowait = test_rand(&s) % 4 == 0;
+			void *p = nowait ? pcpu_alloc_nowait(size, 8)
+					 : pcpu_alloc(size, 8);
+
+			if (!p)
+				continue;
+			CHECK(all_units_zero(p, size));
+			fill(p, size, (uint64_t)w->id << 32 | (uint64_t)op,
+			     w->units);
+			live[n].p = p;
+			live[n].size = size;
+			live[n++].id = (uint64_t)w->id << 32 | (uint64_t)op;
+		} else {
+			size_t k = test_rand(&s) % n;
+
+			CHECK(holds(live[k].p, live[k].size, live[k].id,
+				    w->units));
+			pcpu_free(live[k].p);
+			live[k] = live[--n];
+		}
+		if (op % 5000 == 0 && w->id == 0)
+			pcpu_balance();
+	}
+	while (n)
+		pcpu_free(live[--n].p);
+	return NULL;
+}
+
+/* Four threads allocate, fill, check and free concurrently while the
+ * background balance thread runs. */
+static void t_concurrent_alloc_free_with_balancer(void)
+{
+	pthread_t t[4];
+	struct worker w[4];
+
+	setup(8, 1, 1);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){i, 100000, 8};
+		pthread_create(&t[i], NULL, worker_fn, &w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	pcpu_balance();
+	pcpu_verify_all();
+	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 0);
+	CHECK(pcpu_g.balance_runs > 0);
+	printf("balance runs: %llu, max chunks %u\n",
+	       (unsigned long long)pcpu_g.balance_runs,
+	       pcpu_g.stats.nr_max_chunks);
+}
+
+static void count_present(char *start, char *end, void *arg)
+{
+	*(size_t *)arg += (size_t)(end - start);
+}
+
+/* Bytes present in units 1.. of every chunk. */
+static size_t idle_unit_bytes(void)
+{
+	size_t bytes = 0;
+
+	for (size_t i = 0; i < pcpu_g.lookup_cap; i++) {
+		struct pcpu_chunk *c = pcpu_g.lookup[i];
+
+		if (c)
+			CHECK_EQ(pcpu_os_scan_present(
+					 c->base_addr + 2 * pcpu_g.unit_size,
+					 pcpu_g.chunk_size -
+						 2 * pcpu_g.unit_size,
+					 count_present, &bytes),
+				 0);
+	}
+	return bytes;
+}
+
+/* Allocating, freeing, cleaning and reusing never reads or writes a unit
+ * page the program did not touch: with only unit 0 written, no page of
+ * units 1..255 ever exists. */
+static void t_idle_units_never_touched(void)
+{
+	void *p[20000];
+	int i, round;
+
+	setup(256, 0, 0);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 20000; i++) {
+			p[i] = pcpu_alloc(8 + (i % 5) * 4, 4);
+			CHECK(p[i] != NULL);
+			*pcpu_ptr((uint32_t *)p[i], 0) = 0xffffffff;
+		}
+		for (i = 0; i < 20000; i += 1 + round)
+			pcpu_free(p[i]);
+		pcpu_balance();
+		for (i = 0; i < 20000; i += 1 + round)
+			p[i] = pcpu_alloc(8, 4);
+		for (i = 0; i < 20000; i += 1 + round)
+			CHECK_EQ(*pcpu_ptr((uint32_t *)p[i], 0), 0);
+		for (i = 0; i < 20000; i++)
+			pcpu_free(p[i]);
+		pcpu_balance();
+	}
+	CHECK_EQ(idle_unit_bytes(), 0);
+	/* negative control: a write to unit 9 is seen by the same probe */
+	p[0] = pcpu_alloc(8, 8);
+	*pcpu_ptr((char *)p[0], 9) = 1;
+	CHECK(idle_unit_bytes() > 0);
+}
+
+/* Stale data never shows: reuse in a populated page, after the page was
+ * reclaimed, after the chunk was destroyed and recreated. */
+static void t_no_stale_data_after_reuse(void)
+{
+	void *p[512];
+	int i, round;
+
+	setup(4, 0, 0);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 512; i++) {
+			p[i] = pcpu_alloc(256, 8);
+			CHECK(p[i] != NULL);
+			CHECK(all_units_zero(p[i], 256));
+			fill(p[i], 256, (uint64_t)i, 4);
+		}
+		for (i = 0; i < 512; i++)
+			pcpu_free(p[i]);
+		if (round == 1) {
+			pcpu_balance(); /* reclaim and destroy */
+			pcpu_balance();
+		}
+		if (round == 2) {
+			/* reuse in place: no balance, a full chunk of dirty
+			 * areas makes the allocation clean synchronously */
+		}
+	}
+	for (i = 0; i < 512; i++) {
+		p[i] = pcpu_alloc(256, 8);
+		CHECK(all_units_zero(p[i], 256));
+	}
+}
+
+/* The statistics come out in the kernel's percpu_stats layout. */
+static void t_stats_print_kernel_format(void)
+{
+	static const char *const labels[] = {"Percpu Memory Statistics",
+					     "Allocation Info:",
+					     "unit_size",
+					     "Global Stats:",
+					     "nr_alloc",
+					     "nr_dealloc",
+					     "nr_cur_alloc",
+					     "nr_max_alloc",
+					     "nr_chunks",
+					     "nr_max_chunks",
+					     "min_alloc_size",
+					     "max_alloc_size",
+					     "empty_pop_pages",
+					     "Per Chunk Stats:",
+					     "Chunk:",
+					     "first_bit",
+					     "free_bytes",
+					     "contig_bytes",
+					     "sum_frag",
+					     "max_frag",
+					     "cur_min_alloc",
+					     "cur_med_alloc",
+					     "cur_max_alloc"};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	void *p[10];
+
+	setup(2, 1, 0);
+	for (int i = 0; i < 10; i++)
+		p[i] = pcpu_alloc(4 * (i + 1), 4);
+	pcpu_free(p[3]);
+	f = open_memstream(&buf, &len);
+	CHECK_EQ(pcpu_stats_print(f), 0);
+	fclose(f);
+	fputs(buf, stdout);
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		CHECK(strstr(buf, labels[i]) != NULL);
+	CHECK(strstr(buf, "  nr_alloc            :           10\n"));
+	CHECK(strstr(buf, "  nr_dealloc          :            1\n"));
+	CHECK(strstr(buf, "  nr_cur_alloc        :            9\n"));
+	CHECK(strstr(buf, "  min_alloc_size      :            4\n"));
+	CHECK(strstr(buf, "  max_alloc_size      :           40\n"));
+	CHECK(strstr(buf, "  cur_max_alloc       :           40\n"));
+	free(buf);
+}
+
+static void env_child(void *arg)
+{
+	(void)arg;
+	pcpu_test_reset();
+	setenv("PCPU_NR_UNITS", "abc", 1);
+	setenv("PCPU_UNIT_SIZE", "12345", 1);
+	setenv("PCPU_BALANCE", "maybe", 1);
+	_exit(pcpu_nr_units() == pcpu_g.caps.nr_possible_cpus &&
+			      pcpu_unit_size() == 65536
+		      ? 0
+		      : 1);
+}
+
+static void env_good_child(void *arg)
+{
+	(void)arg;
+	pcpu_test_reset();
+	setenv("PCPU_NR_UNITS", "37", 1);
+	setenv("PCPU_UNIT_SIZE", "128K", 1);
+	setenv("PCPU_BALANCE", "0", 1);
+	_exit(pcpu_nr_units() == 37 && pcpu_unit_size() == 131072 &&
+			      !pcpu_g.balance_enabled
+		      ? 0
+		      : 1);
+}
+
+/* Invalid PCPU_* values are reported on stderr and ignored; valid ones are
+ * used; pcpu_init() refuses bad fields and a second start. */
+static void t_environment_validated(void)
+{
+	struct pcpu_config cfg;
+	char err[1024];
+	int st;
+
+	st = test_in_child(env_child, NULL, err, sizeof(err));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(strstr(err, "ignoring PCPU_NR_UNITS=abc") != NULL);
+	CHECK(strstr(err, "ignoring PCPU_UNIT_SIZE=12345") != NULL);
+	CHECK(strstr(err, "ignoring PCPU_BALANCE=maybe") != NULL);
+	st = test_in_child(env_good_child, NULL, err, sizeof(err));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_EQ(err[0], 0);
+
+	pcpu_test_reset();
+	pcpu_config_init(&cfg);
+	cfg.unit_size = 3000;
+	CHECK_EQ(pcpu_init(&cfg), -EINVAL);
+	cfg.unit_size = 0;
+	CHECK_EQ(pcpu_init(&cfg), 0);
+	CHECK_EQ(pcpu_init(&cfg), -EBUSY);
+}
+
+static void *fork_worker(void *arg)
+{
+	volatile bool *stop = arg;
+
+	while (!*stop) {
+		void *p = pcpu_alloc(32, 8);
+
+		*pcpu_ptr((uint64_t *)p, 0) = 1;
+		pcpu_free(p);
+	}
+	return NULL;
+}
+
+static void fork_child_work(void *arg)
+{
+	void **keep = arg;
+	void *p[1000];
+
+	/* the parent's object is here, with the parent's data */
+	if (*pcpu_ptr((uint64_t *)keep[0], 1) != 0xabc)
+		_exit(2);
+	*pcpu_ptr((uint64_t *)keep[0], 1) = 0xdef;
+	for (int i = 0; i < 1000; i++) {
+		p[i] = pcpu_alloc(64, 8);
+		if (!p[i] || !all_units_zero(p[i], 64))
+			_exit(3);
+		fill(p[i], 64, (uint64_t)i, pcpu_nr_units());
+	}
+	for (int i = 0; i < 1000; i++)
+		pcpu_free(p[i]);
+	pcpu_balance();
+	if (!pcpu_alloc_nowait(8, 8))
+		_exit(4);
+	_exit(0);
+}
+
+/* A child forked while another thread allocates and frees can itself
+ * allocate, free and balance; parent and child data are separate. */
+static void t_fork_while_busy(void)
+{
+	volatile bool stop = false;
+	void *keep[1];
+	char err[256];
+	pthread_t t;
+	int st;
+
+	setup(4, 1, 1);
+	keep[0] = pcpu_alloc(8, 8);
+	*pcpu_ptr((uint64_t *)keep[0], 1) = 0xabc;
+	pthread_create(&t, NULL, fork_worker, (void *)&stop);
+	for (int i = 0; i < 20; i++) {
+		st = test_in_child(fork_child_work, keep, err, sizeof(err));
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	stop = true;
+	pthread_join(t, NULL);
+	CHECK_EQ(*pcpu_ptr((uint64_t *)keep[0], 1), 0xabc);
+}
+
+static const struct test_case cases[] = {
+	{"alloc_zeroed_aligned_distinct", t_alloc_zeroed_aligned_distinct},
+	{"model_random_operations", t_model_random_operations},
+	{"rss_proportional_to_used_cpus", t_rss_proportional_to_used_cpus},
+	{"ten_million_objects", t_ten_million_objects},
+	{"nowait_makes_no_syscall", t_nowait_makes_no_syscall},
+	{"bad_arguments_einval", t_bad_arguments_einval},
+	{"enomem_leaves_state_unchanged", t_enomem_leaves_state_unchanged},
+	{"bad_free_aborts_with_message", t_bad_free_aborts_with_message},
+	{"concurrent_alloc_free_with_balancer",
+	 t_concurrent_alloc_free_with_balancer},
+	{"idle_units_never_touched", t_idle_units_never_touched},
+	{"no_stale_data_after_reuse", t_no_stale_data_after_reuse},
+	{"stats_print_kernel_format", t_stats_print_kernel_format},
+	{"environment_validated", t_environment_validated},
+	{"fork_while_busy", t_fork_while_busy},
+};
+
+TEST_MAIN(cases)
