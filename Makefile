@@ -37,7 +37,7 @@ test: build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS)
 
 bench: release
-	$(RELEASE)/bench/pcpu-bench
+	$(RELEASE)/bench/pcpu-bench --out bench/results
 
 format:
 	clang-format -i src/*.c src/*.h include/*.h include/pcpu/*.h tests/*.c tests/*.h examples/*.c bench/*.c

@@ -259,3 +259,28 @@ int pcpu_stats_print(FILE *out)
 	free(sizes);
 	return ferror(out) ? -EIO : 0;
 }
+
+/**
+ * pcpu_stats_get - read the allocator's counters
+ * @info: filled in
+ *
+ * Context: takes pcpu_g.lock briefly.
+ * Return: 0, or -ENOMEM if the allocator cannot start.
+ */
+int pcpu_stats_get(struct pcpu_stats_info *info)
+{
+	if (pcpu_ensure_init())
+		return -ENOMEM;
+	pcpu_spin_lock(&pcpu_g.lock);
+	info->nr_alloc = pcpu_g.stats.nr_alloc;
+	info->nr_dealloc = pcpu_g.stats.nr_dealloc;
+	info->nr_cur_alloc = pcpu_g.stats.nr_cur_alloc;
+	info->nr_chunks = pcpu_g.stats.nr_chunks;
+	info->nr_populated_pages = (unsigned long)pcpu_g.nr_populated;
+	info->empty_pop_pages = (unsigned long)pcpu_g.nr_empty_pop_pages;
+	info->dirty_bytes = pcpu_g.dirty_bytes;
+	pcpu_spin_unlock(&pcpu_g.lock);
+	info->nr_units = pcpu_g.nr_units;
+	info->unit_size = pcpu_g.unit_size;
+	return 0;
+}

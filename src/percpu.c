@@ -245,17 +245,35 @@ static void pcpu_block_refresh_hint(struct pcpu_chunk *chunk, int index)
 		     &chunk->md_blocks[index]);
 }
 
+/* Fold a maximal free run into the chunk-wide hints during a refresh;
+ * *@seen bounds every run met so far, wherever it lies. */
+static void pcpu_chunk_fold_run(struct pcpu_block_md *md, int start, int len,
+				int *seen)
+{
+	if (start == 0)
+		md->left_free = len;
+	if (start + len == md->nr_bits)
+		md->right_free = len;
+	if (len > md->contig_hint) {
+		md->scan_hint = *seen;
+		md->contig_hint = len;
+		md->contig_hint_start = start;
+	}
+	*seen = max_int(*seen, len);
+}
+
 /*
  * pcpu_chunk_refresh_hint - rebuild the chunk-wide hints from the blocks'.
  * A free run crossing block boundaries is carried from one block's right
- * edge through free blocks to the next block's left edge.  The chunk's
- * scan hint is not kept: the block walk of pcpu_find_block_fit() skips by
- * the blocks' own hints.
+ * edge through free blocks to the next block's left edge; runs are met in
+ * address order, so the scan hint (the largest bound met before the contig
+ * run) bounds every run before it, including the runs inside blocks that
+ * only the blocks' own hints describe.
  */
 static void pcpu_chunk_refresh_hint(struct pcpu_chunk *chunk)
 {
 	struct pcpu_block_md *md = &chunk->chunk_md;
-	int bits = pcpu_g.block_bits, run_start = 0, run = 0, i;
+	int bits = pcpu_g.block_bits, run_start = 0, run = 0, seen = 0, i;
 
 	pcpu_reset_md(md);
 	for (i = 0; i < pcpu_nr_blocks(); i++) {
@@ -276,19 +294,18 @@ static void pcpu_chunk_refresh_hint(struct pcpu_chunk *chunk)
 			run += b->left_free;
 		}
 		if (run)
-			pcpu_block_update(md, run_start, run_start + run);
+			pcpu_chunk_fold_run(md, run_start, run, &seen);
+		seen = max_int(seen, b->scan_hint);
 		if (b->contig_hint && b->contig_hint_start &&
 		    b->contig_hint_start + b->contig_hint < bits)
-			pcpu_block_update(md, bstart + b->contig_hint_start,
-					  bstart + b->contig_hint_start +
-						  b->contig_hint);
+			pcpu_chunk_fold_run(md, bstart + b->contig_hint_start,
+					    b->contig_hint, &seen);
+		seen = max_int(seen, b->contig_hint);
 		run = b->right_free;
 		run_start = bstart + bits - run;
 	}
 	if (run)
-		pcpu_block_update(md, run_start, run_start + run);
-	md->scan_hint = 0;
-	md->scan_hint_start = 0;
+		pcpu_chunk_fold_run(md, run_start, run, &seen);
 }
 
 /* The first free bit of [from, end) using block hints, or end. */
@@ -315,8 +332,22 @@ static bool pcpu_md_alloc_update(const struct pcpu_chunk *chunk,
 		md->left_free = as;
 	if (ae > md->nr_bits - md->right_free)
 		md->right_free = md->nr_bits - ae;
-	return as < md->contig_hint_start + md->contig_hint &&
-	       ae > md->contig_hint_start;
+	if (as >= md->contig_hint_start + md->contig_hint ||
+	    ae <= md->contig_hint_start)
+		return false;
+	/*
+	 * The common case, filling the free tail from its start: what is left
+	 * of the tail is still the largest run if it beats every run before
+	 * it (the scan hint bounds those; nothing lies after the tail).
+	 */
+	if (as == md->contig_hint_start &&
+	    md->contig_hint_start + md->contig_hint == md->nr_bits &&
+	    md->nr_bits - ae > md->scan_hint) {
+		md->contig_hint = md->nr_bits - ae;
+		md->contig_hint_start = ae;
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -446,12 +477,13 @@ static int pcpu_find_zero_area(const unsigned long *map, int start, int end,
  * Walks the blocks from the chunk's first free bit, carrying free runs
  * across block edges, and stops at the first block whose hints say a fit
  * may start there: either a run crossing into it from the left, or its
- * largest run (starting past the runs the scan hint rules out).
+ * largest run (starting past the runs the scan hint rules out).  With
+ * @pop_only, unpopulated blocks (pages) are skipped.
  *
  * Return: a bit offset to search from, or -1 when no fit exists.
  */
 static int pcpu_find_block_fit(const struct pcpu_chunk *chunk, int alloc_bits,
-			       int align)
+			       int align, bool pop_only)
 {
 	const struct pcpu_block_md *md = &chunk->chunk_md;
 	int B = pcpu_g.block_bits, carry = 0, i;
@@ -462,6 +494,10 @@ static int pcpu_find_block_fit(const struct pcpu_chunk *chunk, int alloc_bits,
 		const struct pcpu_block_md *b = &chunk->md_blocks[i];
 		int bstart = i * B;
 
+		if (pop_only && !test_bit(i, chunk->populated)) {
+			carry = 0;
+			continue;
+		}
 		if (carry &&
 		    pcpu_align_up(bstart - carry, align) + alloc_bits <=
 			    bstart + b->left_free)
@@ -1368,7 +1404,7 @@ static struct pcpu_chunk *pcpu_alloc_search(int bits, int align, int size,
 					  &pcpu_g.chunk_lists[slot], list) {
 			int oslot = chunk->slot;
 
-			off = pcpu_find_block_fit(chunk, bits, align);
+			off = pcpu_find_block_fit(chunk, bits, align, nowait);
 			if (off < 0) {
 				if (slot < PCPU_SLOT_FAIL_HINT)
 					pcpu_chunk_move(chunk, 0);
@@ -1434,8 +1470,16 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 	bool cleaned = false;
 	int off, ret;
 
-	if (!nowait)
+	if (!nowait) {
+		/* First try what is populated, without the mutex: most
+		 * allocations need no page populated and no chunk created. */
+		pcpu_spin_lock(&pcpu_g.lock);
+		chunk = pcpu_alloc_search(bits, align, (int)size, true, &off);
+		if (likely(chunk))
+			goto found;
+		pcpu_spin_unlock(&pcpu_g.lock);
 		pthread_mutex_lock(&pcpu_g.alloc_mutex);
+	}
 	pcpu_spin_lock(&pcpu_g.lock);
 	for (;;) {
 		chunk = pcpu_alloc_search(bits, align, (int)size, nowait, &off);
@@ -1465,6 +1509,9 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 	pcpu_spin_unlock(&pcpu_g.lock);
 
 	if (!nowait) {
+		/* the mutex holder populates; nothing else can use these
+		 * unpopulated bits meanwhile (pcpu_alloc_nowait and the fast
+		 * path take populated pages only) */
 		ret = pcpu_alloc_populate(chunk, off, bits);
 		if (ret) {
 			pcpu_spin_lock(&pcpu_g.lock);
@@ -1480,6 +1527,14 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 			pcpu_balance_kick();
 		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
 	}
+	return chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
+
+found:
+	pcpu_stats_area_alloc(chunk, size);
+	PCPU_VERIFY(chunk, off, off + bits);
+	if (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
+		__atomic_store_n(&pcpu_g.balance_pending, 1, __ATOMIC_RELAXED);
+	pcpu_spin_unlock(&pcpu_g.lock);
 	return chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
 
 fail:
@@ -1715,6 +1770,14 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 	VERIFY(t.left_free == chunk->chunk_md.left_free &&
 		       t.right_free == chunk->chunk_md.right_free,
 	       chunk, "chunk left/right_free", t.left_free, t.right_free);
+	if (bit_start == 0 && bit_end == map_bits) {
+		int rs, re, before = 0;
+
+		pcpu_for_each_run(chunk->alloc_map, 0, t.contig_hint_start, rs,
+				  re, true) before = max_int(before, re - rs);
+		VERIFY(t.scan_hint >= before, chunk, "chunk scan_hint",
+		       t.scan_hint, before);
+	}
 	VERIFY(find_next_bit(chunk->alloc_map,
 			     t.contig_hint_start + t.contig_hint,
 			     t.contig_hint_start) >=

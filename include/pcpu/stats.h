@@ -5,6 +5,7 @@
 #ifndef PCPU_STATS_H
 #define PCPU_STATS_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -15,7 +16,32 @@ extern "C" {
 #define PCPU_API __attribute__((visibility("default")))
 #endif
 
+/**
+ * struct pcpu_stats_info - the allocator's counters, for programs
+ * @nr_alloc: allocations made
+ * @nr_dealloc: frees
+ * @nr_cur_alloc: live allocations
+ * @nr_chunks: chunks
+ * @nr_populated_pages: populated pages (each counts once for all units)
+ * @empty_pop_pages: populated pages with no allocation
+ * @dirty_bytes: freed bytes (per unit) not yet cleaned for reuse
+ * @nr_units: units per chunk
+ * @unit_size: bytes per unit
+ */
+struct pcpu_stats_info {
+	unsigned long long nr_alloc;
+	unsigned long long nr_dealloc;
+	unsigned long long nr_cur_alloc;
+	unsigned long nr_chunks;
+	unsigned long nr_populated_pages;
+	unsigned long empty_pop_pages;
+	size_t dirty_bytes;
+	unsigned int nr_units;
+	size_t unit_size;
+};
+
 PCPU_API int pcpu_stats_print(FILE *out);
+PCPU_API int pcpu_stats_get(struct pcpu_stats_info *info);
 
 #ifdef __cplusplus
 }
