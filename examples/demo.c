@@ -53,8 +53,8 @@ static void *worker(void *arg)
 			if (objs[i].size == 8) {
 				(*pcpu_ptr((uint64_t *)objs[i].p, cpu))++;
 			} else if (r == 0) {
-				unsigned char *c =
-					pcpu_ptr((unsigned char *)objs[i].p, cpu);
+				unsigned char *c = pcpu_ptr(
+					(unsigned char *)objs[i].p, cpu);
 
 				for (size_t k = 0; k < objs[i].size; k++)
 					c[k] = pattern(objs[i].id, cpu, k);
@@ -149,8 +149,7 @@ int main(void)
 	}
 	threads = calloc(nr_cpus, sizeof(*threads));
 	for (u = 0; u < nr_cpus; u++)
-		pthread_create(&threads[u], NULL, worker,
-			       (void *)(uintptr_t)u);
+		pthread_create(&threads[u], NULL, worker, (void *)(uintptr_t)u);
 	for (u = 0; u < nr_cpus; u++)
 		pthread_join(threads[u], NULL);
 
@@ -178,7 +177,8 @@ int main(void)
 
 	printf("libpcpu demo: %u threads on %u CPUs, %u units per chunk\n",
 	       nr_cpus, nr_cpus, nr_units);
-	printf("  objects allocated   : %d (8 B counters and 4 B-4 KiB structs)\n",
+	printf("  objects allocated   : %d (8 B counters and 4 B-4 KiB "
+	       "structs)\n",
 	       NR_OBJECTS);
 	printf("  objects live/checked: %zu, %zu bad\n", live, bad);
 	pcpu_stats_get(&info);

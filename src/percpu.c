@@ -350,6 +350,61 @@ static bool pcpu_md_alloc_update(const struct pcpu_chunk *chunk,
 	return true;
 }
 
+/* Candidate runs met in address order while looking for a new contig. */
+struct pcpu_contig_search {
+	int best, best_start; /* the first largest run met */
+	int scan; /* bounds every run met before best */
+	int seen; /* bounds every run met so far */
+};
+
+static void pcpu_contig_meet(struct pcpu_contig_search *cs, int start, int len)
+{
+	if (len > cs->best) {
+		cs->scan = cs->seen;
+		cs->best = len;
+		cs->best_start = start;
+	}
+	cs->seen = max_int(cs->seen, len);
+}
+
+/*
+ * pcpu_block_contig_cut - the allocation [@as, @ae) (relative to the
+ * block at bit @base) cut the block's largest run; find the new one
+ * without rescanning the block where possible.
+ *
+ * Runs before the old contig run are bounded by the scan hint and are
+ * shorter than it (it was the first largest); the pieces left of it are
+ * shorter too.  So walk forward from its end: a run of the old length ends
+ * the search at once (nothing later can beat it), and whatever is found is
+ * exact if it beats the scan hint.  With holes of one size (a block
+ * refilled after frees) this touches the next hole only.
+ *
+ * Return: true if @md is exact again; false if the caller must rescan.
+ */
+static bool pcpu_block_contig_cut(const unsigned long *map, int base,
+				  struct pcpu_block_md *md, int as, int ae)
+{
+	int cs = md->contig_hint_start, ce = cs + md->contig_hint;
+	int old = md->contig_hint, end = base + md->nr_bits, rs, re;
+	struct pcpu_contig_search s = {0, 0, md->scan_hint, md->scan_hint};
+
+	if (as > cs)
+		pcpu_contig_meet(&s, cs, as - cs);
+	if (ae < ce)
+		pcpu_contig_meet(&s, ae, ce - ae);
+	pcpu_for_each_run (map, base + ce, end, rs, re, true) {
+		pcpu_contig_meet(&s, rs - base, re - rs);
+		if (re - rs == old)
+			break;
+	}
+	if (s.best <= md->scan_hint && md->scan_hint)
+		return false;
+	md->contig_hint = s.best;
+	md->contig_hint_start = s.best ? s.best_start : 0;
+	md->scan_hint = s.best ? s.scan : 0;
+	return true;
+}
+
 /*
  * pcpu_block_update_hint_alloc - update the hints after allocating
  * [@bit_off, @bit_off + @bits): blocks fully covered become full, the edge
@@ -373,7 +428,8 @@ static void pcpu_block_update_hint_alloc(struct pcpu_chunk *chunk, int bit_off,
 			pcpu_reset_md(b);
 			continue;
 		}
-		if (pcpu_md_alloc_update(chunk, b, i * B, as, ae))
+		if (pcpu_md_alloc_update(chunk, b, i * B, as, ae) &&
+		    !pcpu_block_contig_cut(chunk->alloc_map, i * B, b, as, ae))
 			pcpu_block_refresh_hint(chunk, i);
 	}
 	if (nr_empty)
@@ -1640,6 +1696,9 @@ void pcpu_free(void *ptr)
 		pcpu_bad_free(ptr, "invalid pointer");
 	}
 	bit = (int)(off >> PCPU_MIN_ALLOC_SHIFT);
+	/* the three map words are on three cold lines: miss on them at once */
+	__builtin_prefetch(&chunk->bound_map[BIT_WORD(bit)], 0);
+	__builtin_prefetch(&chunk->dirty_map[BIT_WORD(bit)], 1);
 	if (unlikely(!test_bit(bit, chunk->alloc_map) ||
 		     test_bit(bit, chunk->dirty_map))) {
 		pcpu_spin_unlock(&pcpu_g.lock);
@@ -1773,8 +1832,9 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 	if (bit_start == 0 && bit_end == map_bits) {
 		int rs, re, before = 0;
 
-		pcpu_for_each_run(chunk->alloc_map, 0, t.contig_hint_start, rs,
-				  re, true) before = max_int(before, re - rs);
+		pcpu_for_each_run (chunk->alloc_map, 0, t.contig_hint_start, rs,
+				   re, true)
+			before = max_int(before, re - rs);
 		VERIFY(t.scan_hint >= before, chunk, "chunk scan_hint",
 		       t.scan_hint, before);
 	}
