@@ -156,6 +156,7 @@ struct pcpu_global {
 	bool balance_enabled;
 	bool show_stats;
 	bool force_numa; /* test-only: bind even on one node */
+	bool force_atomic_ops; /* test-only: this-CPU ops without rseq */
 
 	struct pcpu_os_caps caps;
 	size_t page_size;
@@ -235,6 +236,10 @@ void pcpu_post_unmap_tlb_flush(struct pcpu_chunk *chunk, int page_start,
 			       int page_end);
 struct pcpu_chunk *pcpu_create_chunk(void);
 void pcpu_destroy_chunk(struct pcpu_chunk *chunk);
+
+/* ops.c */
+void pcpu_ops_init(void);
+int pcpu_rseq_fence(void);
 
 /* options.c */
 int pcpu_options_load(const void *cfg, struct pcpu_global *g);

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <pcpu.h>
+#include <pcpu/ops.h>
 
 #include "percpu-internal.h"
 
@@ -1333,6 +1334,7 @@ static int pcpu_setup(const struct pcpu_config *cfg)
 		atfork_done = true;
 	}
 	pcpu_unit_stride = pcpu_g.unit_size;
+	pcpu_ops_init();
 	__atomic_store_n(&pcpu_g.initialized, true, __ATOMIC_RELEASE);
 	return 0;
 fail:
@@ -1429,6 +1431,7 @@ void pcpu_test_reset(void)
 	pcpu_g.balance_pending = 0;
 	memset(&pcpu_g.stats, 0, sizeof(pcpu_g.stats));
 	pcpu_unit_stride = 0;
+	__atomic_store_n(&pcpu_rseq_limit, 0, __ATOMIC_SEQ_CST);
 }
 
 /* ---------------------------------------------------------------------

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pcpu/ops.h - this-CPU operations on per-CPU integers.
+ *
+ * pcpu_add(p, v) adds v to the copy of *p of the CPU the calling thread
+ * runs on, as one restartable sequence (rseq) on the area glibc registered
+ * for the thread: no lock, no atomic instruction.  If the thread is
+ * preempted, migrated or signalled inside the sequence, the kernel restarts
+ * it, so the update lands exactly once in the copy of the CPU it ran on.
+ *
+ * Objects of 1, 2, 4 and 8 bytes are supported (any other size is a
+ * compile-time error).  Every operation returns or works on the object's
+ * own type.
+ *
+ * Where rseq is not available (old kernel, valgrind, a seccomp filter,
+ * GLIBC_TUNABLES=glibc.pthread.rseq=0), or the process may run on CPUs
+ * beyond pcpu_nr_units(), every operation instead becomes an atomic
+ * operation on the copy of unit (CPU % pcpu_nr_units()): correct, slower.
+ * That choice is made once, not per operation (see pcpu_rseq_limit).
+ */
+#ifndef PCPU_OPS_H
+#define PCPU_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../pcpu.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* glibc's rseq registration (glibc >= 2.35). */
+extern const ptrdiff_t __rseq_offset;
+extern const unsigned int __rseq_size;
+
+/*
+ * The fast path may use the rseq area's CPU number c only when
+ * c < pcpu_rseq_limit.  It is pcpu_nr_units() when every thread of the
+ * process can run rseq on a CPU that has a unit, and 0 otherwise (every
+ * operation atomic).  It only ever drops to 0, and is read inside each
+ * critical section, so a switch restarts the sequences in flight.
+ */
+PCPU_API extern unsigned int pcpu_rseq_limit;
+
+/* Test-only delay injection: spins inside critical section kind n. */
+#define PCPU_INJECT_NR 8
+PCPU_API extern unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
+
+enum pcpu_op {
+	PCPU_OP_WRITE,
+	PCPU_OP_ADD,
+	PCPU_OP_ADD_RETURN,
+	PCPU_OP_XCHG,
+	PCPU_OP_CMPXCHG,
+};
+
+/* The out-of-line path: atomic operation on the current CPU's unit. */
+PCPU_API uint64_t pcpu_op_slow(void *ptr, unsigned int size, int op, uint64_t v,
+			       uint64_t old);
+PCPU_API int pcpu_cpu_slow(void);
+
+/* rseq area fields used here (struct rseq of the kernel ABI) */
+#define PCPU_RSEQ_CPU_ID_OFFSET 4
+#define PCPU_RSEQ_CS_OFFSET 8
+
+static inline char *pcpu_rseq_area(void)
+{
+	return (char *)__builtin_thread_pointer() + __rseq_offset;
+}
+
+/**
+ * pcpu_cpu - the unit of the CPU the calling thread runs on now
+ *
+ * Return: a unit number < pcpu_nr_units().  It may be stale as soon as it
+ * is returned (the thread can migrate); use the operations below to
+ * update per-CPU data.
+ */
+static inline int pcpu_cpu(void)
+{
+	unsigned int cpu = *(volatile unsigned int *)(pcpu_rseq_area() +
+						      PCPU_RSEQ_CPU_ID_OFFSET);
+
+	if (__builtin_expect(cpu < pcpu_rseq_limit, 1))
+		return (int)cpu;
+	return pcpu_cpu_slow();
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#if defined(__x86_64__) && !defined(PCPU_OPS_GENERIC)
+#include "arch/x86_64.h"
+#elif defined(__aarch64__) && !defined(PCPU_OPS_GENERIC)
+#include "arch/aarch64.h"
+#else
+#include "arch/generic.h"
+#endif
+
+#ifdef __cplusplus
+#define PCPU_SIZE_CHECK(p)                                            \
+	static_assert(sizeof(*(p)) == 1 || sizeof(*(p)) == 2 ||       \
+			      sizeof(*(p)) == 4 || sizeof(*(p)) == 8, \
+		      "pcpu operations need 1, 2, 4 or 8-byte objects")
+#else
+#define PCPU_SIZE_CHECK(p)                                             \
+	_Static_assert(sizeof(*(p)) == 1 || sizeof(*(p)) == 2 ||       \
+			       sizeof(*(p)) == 4 || sizeof(*(p)) == 8, \
+		       "pcpu operations need 1, 2, 4 or 8-byte objects")
+#endif
+
+/* Dispatch on the object's size, as the kernel's this_cpu ops do. */
+#define __pcpu_dispatch(op, p, ...)                                      \
+	({                                                               \
+		PCPU_SIZE_CHECK(p);                                      \
+		uint64_t __r;                                            \
+		switch (sizeof(*(p))) {                                  \
+		case 1:                                                  \
+			__r = __pcpu_##op##_1((void *)(p), __VA_ARGS__); \
+			break;                                           \
+		case 2:                                                  \
+			__r = __pcpu_##op##_2((void *)(p), __VA_ARGS__); \
+			break;                                           \
+		case 4:                                                  \
+			__r = __pcpu_##op##_4((void *)(p), __VA_ARGS__); \
+			break;                                           \
+		default:                                                 \
+			__r = __pcpu_##op##_8((void *)(p), __VA_ARGS__); \
+			break;                                           \
+		}                                                        \
+		(__typeof__(*(p)))__r;                                   \
+	})
+
+#define __pcpu_u64(v) ((uint64_t)(v))
+
+/**
+ * pcpu_read - the calling CPU's copy of *@ptr
+ * pcpu_write - set the calling CPU's copy
+ * pcpu_add, pcpu_sub, pcpu_inc, pcpu_dec - update the calling CPU's copy
+ * pcpu_add_return - add, and return the new value of that copy
+ * pcpu_xchg - store, and return the old value of that copy
+ * pcpu_cmpxchg - store @new if the copy equals @old; return what it held
+ */
+#define pcpu_read(ptr) (*pcpu_ptr((ptr), pcpu_cpu()))
+#define pcpu_write(ptr, v) ((void)__pcpu_dispatch(write, ptr, __pcpu_u64(v)))
+#define pcpu_add(ptr, v) ((void)__pcpu_dispatch(add, ptr, __pcpu_u64(v)))
+#define pcpu_sub(ptr, v) pcpu_add(ptr, -__pcpu_u64(v))
+#define pcpu_inc(ptr) pcpu_add(ptr, 1)
+#define pcpu_dec(ptr) pcpu_add(ptr, -1)
+#define pcpu_add_return(ptr, v) __pcpu_dispatch(add_return, ptr, __pcpu_u64(v))
+#define pcpu_xchg(ptr, v) __pcpu_dispatch(xchg, ptr, __pcpu_u64(v))
+#define pcpu_cmpxchg(ptr, old, new) \
+	__pcpu_dispatch(cmpxchg, ptr, __pcpu_u64(old), __pcpu_u64(new))
+
+#endif /* PCPU_OPS_H */
