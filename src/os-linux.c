@@ -59,10 +59,14 @@ struct pcpu_pm_scan_arg {
 #define PCPU_PAGEMAP_SCAN _IOWR('f', 16, struct pcpu_pm_scan_arg)
 #define PCPU_PAGE_IS_PRESENT (1ULL << 3)
 #define PCPU_PAGE_IS_SWAPPED (1ULL << 4)
+#define PCPU_PAGE_IS_GUARD (1ULL << 8) /* Linux 6.14 */
 #define PCPU_PM_PRESENT (1ULL << 63)
 #define PCPU_PM_SWAPPED (1ULL << 62)
+#define PCPU_PM_GUARD (1ULL << 58) /* Linux 6.14; zero before */
 
 static struct pcpu_os_caps os_caps;
+/* PAGEMAP_SCAN can leave out guard markers (which it reports as swapped) */
+static bool os_scan_guard_category;
 static int os_pagemap_fd = -1;
 static int os_pidfd = -1;
 
@@ -292,6 +296,11 @@ static void os_probe(struct pcpu_os_caps *caps)
 			PCPU_PAGE_IS_PRESENT | PCPU_PAGE_IS_SWAPPED;
 		arg.return_mask = arg.category_anyof_mask;
 		caps->pagemap_scan = ioctl(fd, PCPU_PAGEMAP_SCAN, &arg) >= 0;
+		arg.category_inverted = PCPU_PAGE_IS_GUARD;
+		arg.category_mask = PCPU_PAGE_IS_GUARD;
+		os_scan_guard_category =
+			caps->pagemap_scan &&
+			ioctl(fd, PCPU_PAGEMAP_SCAN, &arg) >= 0;
 		close(fd);
 	}
 	munmap(p, 4 * ps);
@@ -546,8 +555,9 @@ static int os_scan_pagemap_read(char *addr, size_t len, pcpu_os_present_fn fn,
 		n = (size_t)got / sizeof(ent[0]);
 		for (k = 0; k < n; k++, i++) {
 			char *page = addr + i * ps;
-			bool here =
-				ent[k] & (PCPU_PM_PRESENT | PCPU_PM_SWAPPED);
+			bool here = (ent[k] &
+				     (PCPU_PM_PRESENT | PCPU_PM_SWAPPED)) &&
+				    !(ent[k] & PCPU_PM_GUARD);
 
 			if (here && !run)
 				run = page;
@@ -580,6 +590,10 @@ static int os_scan_ioctl(char *addr, size_t len, pcpu_os_present_fn fn,
 	a.vec_len = 32;
 	a.category_anyof_mask = PCPU_PAGE_IS_PRESENT | PCPU_PAGE_IS_SWAPPED;
 	a.return_mask = a.category_anyof_mask;
+	if (os_scan_guard_category) {
+		a.category_inverted = PCPU_PAGE_IS_GUARD;
+		a.category_mask = PCPU_PAGE_IS_GUARD;
+	}
 	for (;;) {
 		int i, n = ioctl(fd, PCPU_PAGEMAP_SCAN, &a);
 
@@ -604,7 +618,8 @@ static int os_scan_ioctl(char *addr, size_t len, pcpu_os_present_fn fn,
  * Uses the PAGEMAP_SCAN ioctl where the kernel has it, else reads
  * /proc/self/pagemap.  Both report swapped-out pages too (mincore() does
  * not, so it is never used: a dirty page in swap must not be mistaken for
- * an untouched one).  Nothing is faulted in.
+ * an untouched one).  Guard regions, which the kernel reports as swapped
+ * entries, are left out.  Nothing is faulted in.
  *
  * Return: 0, or a negative errno.
  */

@@ -214,6 +214,9 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end);
 void pcpu_verify_all(void);
 int pcpu_chunk_slot(const struct pcpu_chunk *chunk);
 void pcpu_balance_workfn(void);
+void pcpu_for_each_present_unit(const void *ptr, size_t size,
+				void (*fn)(unsigned int unit, void *arg),
+				void *arg);
 
 /* percpu-vm.c: the seed's functions, kernel names and contracts */
 void **pcpu_get_pages(void);

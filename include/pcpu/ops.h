@@ -21,6 +21,7 @@
 #ifndef PCPU_OPS_H
 #define PCPU_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

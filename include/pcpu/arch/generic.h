@@ -40,4 +40,14 @@ __PCPU_GENERIC_OPS(2)
 __PCPU_GENERIC_OPS(4)
 __PCPU_GENERIC_OPS(8)
 
+/* No critical sections here: callers always take their atomic path. */
+static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
+				       uint64_t v)
+{
+	(void)word;
+	(void)mask;
+	(void)v;
+	return false;
+}
+
 #endif /* PCPU_ARCH_GENERIC_H */

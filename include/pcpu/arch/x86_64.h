@@ -53,7 +53,8 @@
 #define __PCPU_RECHECK_ASM ""
 #endif
 
-#define __PCPU_CS_BEGIN                      \
+/* Enter the critical section; %edx = CPU; leave for slow if no unit. */
+#define __PCPU_CS_ENTER                      \
 	".pushsection __rseq_cs, \"aw\"\n\t" \
 	".balign 32\n\t"                     \
 	"3:\n\t"                             \
@@ -65,10 +66,13 @@
 	"1:\n\t"                             \
 	"movl %%fs:4(%[rs]), %%edx\n\t"      \
 	"cmpl %[limit], %%edx\n\t"           \
-	"jae %l[slow]\n\t"                   \
-	"leaq 1(%%rdx), %%rax\n\t"           \
-	"imulq %[stride], %%rax\n\t"         \
-	"addq %[ptr], %%rax\n\t" __PCPU_INJECT_ASM __PCPU_RECHECK_ASM
+	"jae %l[slow]\n\t"
+
+#define __PCPU_CS_BEGIN                      \
+	__PCPU_CS_ENTER                      \
+		"leaq 1(%%rdx), %%rax\n\t"   \
+		"imulq %[stride], %%rax\n\t" \
+		"addq %[ptr], %%rax\n\t" __PCPU_INJECT_ASM __PCPU_RECHECK_ASM
 
 #define __PCPU_CS_END                             \
 	"2:\n\t"                                  \
@@ -195,5 +199,39 @@ __PCPU_X86_OPS(1, uint8_t, "b", "cl")
 __PCPU_X86_OPS(2, uint16_t, "w", "cx")
 __PCPU_X86_OPS(4, uint32_t, "l", "ecx")
 __PCPU_X86_OPS(8, uint64_t, "q", "rcx")
+
+/*
+ * __pcpu_add_indirect - add @v to the current CPU's copy of the per-CPU
+ * pointer stored in *@word, unless *@word has a bit of @mask set.  *@word
+ * is read inside the critical section, so a writer that sets a @mask bit
+ * and then restarts every critical section (membarrier RSEQ) knows that no
+ * add can land on a unit afterwards.  Return: true if added, false if a
+ * @mask bit was set or rseq is not in use (the caller takes its atomic
+ * path).
+ */
+static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
+				       uint64_t v)
+{
+retry:
+	__asm__ __volatile__ goto(
+		__PCPU_CS_ENTER "movq (%[word]), %%rcx\n\t"
+				"testq %[mask], %%rcx\n\t"
+				"jnz %l[slow]\n\t"
+				"leaq 1(%%rdx), %%rax\n\t"
+				"imulq %[stride], %%rax\n\t"
+				"addq %%rcx, %%rax\n\t" __PCPU_INJECT_ASM
+				"addq %[v], (%%rax)\n\t" __PCPU_CS_END
+		:
+		: [rs] "r"(__rseq_offset), [limit] "m"(pcpu_rseq_limit),
+		  [stride] "m"(pcpu_unit_stride), [word] "r"(word),
+		  [mask] "r"(mask), [v] "r"(v)__PCPU_INJECT_IN(5)
+		: __PCPU_CS_CLOBBER
+		: abort, slow);
+	return true;
+abort:
+	goto retry;
+slow:
+	return false;
+}
 
 #endif /* PCPU_ARCH_X86_64_H */
