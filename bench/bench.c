@@ -22,6 +22,10 @@
 #include <unistd.h>
 
 #include <pcpu.h>
+#include <pcpu/counter.h>
+#include <pcpu/ops.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include "percpu-internal.h"
 
@@ -110,7 +114,7 @@ static void start_allocator(unsigned int nr_units, int strict)
 
 	pcpu_test_reset();
 	pcpu_config_init(&cfg);
-	cfg.nr_units = nr_units;
+	cfg.nr_units = nr_units; /* 0: the possible CPUs */
 	cfg.strict = strict;
 	cfg.balance = 0;
 	if (pcpu_init(&cfg)) {
@@ -326,10 +330,156 @@ static void bench_populate(void)
 	free(v);
 }
 
+/* ------------------------------------------------------------------
+ * this-CPU update methods
+ */
+
+enum method { M_PCPU_ADD, M_COUNTER_ADD, M_TLS, M_SHARED_ATOMIC,
+	      M_THREAD_SLOT_ATOMIC, M_GETCPU_ATOMIC, M_RSEQ_CPU_ATOMIC, M_NR };
+static const char *const method_names[] = {
+	"pcpu_add (rseq)", "pcpu_counter_add", "__thread plain add",
+	"one shared atomic", "atomic on per-thread padded slot",
+	"sched_getcpu + atomic on padded slot",
+	"rseq cpu_id + atomic on padded slot" };
+
+struct padded {
+	uint64_t v;
+	char pad[56];
+} __attribute__((aligned(64)));
+
+static uint64_t *upd_pcpu;
+static struct pcpu_counter upd_ctr;
+static struct padded upd_shared, upd_slots[256];
+static __thread uint64_t upd_tls;
+static long upd_iters;
+static pthread_barrier_t upd_barrier;
+static double upd_ns[64];
+
+struct upd_arg {
+	enum method m;
+	int id;
+};
+
+static void *upd_thread(void *p)
+{
+	struct upd_arg *a = p;
+	long n = upd_iters;
+	double t0;
+
+	pthread_barrier_wait(&upd_barrier);
+	t0 = now_ns();
+	switch (a->m) {
+	case M_PCPU_ADD:
+		for (long i = 0; i < n; i++)
+			pcpu_add(upd_pcpu, 1);
+		break;
+	case M_COUNTER_ADD:
+		for (long i = 0; i < n; i++)
+			pcpu_counter_add(&upd_ctr, 1);
+		break;
+	case M_TLS:
+		for (long i = 0; i < n; i++) {
+			upd_tls++;
+			__asm__ __volatile__("" ::: "memory");
+		}
+		break;
+	case M_SHARED_ATOMIC:
+		for (long i = 0; i < n; i++)
+			__atomic_fetch_add(&upd_shared.v, 1, __ATOMIC_RELAXED);
+		break;
+	case M_THREAD_SLOT_ATOMIC:
+		for (long i = 0; i < n; i++)
+			__atomic_fetch_add(&upd_slots[a->id].v, 1,
+					   __ATOMIC_RELAXED);
+		break;
+	case M_GETCPU_ATOMIC:
+		for (long i = 0; i < n; i++)
+			__atomic_fetch_add(&upd_slots[sched_getcpu() & 255].v,
+					   1, __ATOMIC_RELAXED);
+		break;
+	default:
+		for (long i = 0; i < n; i++) {
+			unsigned int c = *(volatile unsigned int *)(
+				pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
+
+			__atomic_fetch_add(&upd_slots[c & 255].v, 1,
+					   __ATOMIC_RELAXED);
+		}
+	}
+	upd_ns[a->id] = (now_ns() - t0) / n;
+	return NULL;
+}
+
+/* Mean ns/op per thread for @m with @threads threads. */
+static double upd_run(enum method m, int threads)
+{
+	pthread_t t[64];
+	struct upd_arg a[64];
+	double sum = 0;
+
+	pthread_barrier_init(&upd_barrier, NULL, (unsigned int)threads);
+	for (int i = 0; i < threads; i++) {
+		a[i] = (struct upd_arg){ m, i };
+		pthread_create(&t[i], NULL, upd_thread, &a[i]);
+	}
+	for (int i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&upd_barrier);
+	for (int i = 0; i < threads; i++)
+		sum += upd_ns[i];
+	return sum / threads;
+}
+
+static void bench_update(void)
+{
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int threads[3] = { 1, 2, 2 * ncpu };
+
+	upd_iters = quick ? 100000 : 20000000;
+	header("update",
+	       "add 1 to a per-CPU (or shared) 64-bit counter; ns per op per "
+	       "thread (aggregate = per-thread / threads); baseline: "
+	       "sched_getcpu + atomic");
+	start_allocator(0, 0);
+	upd_pcpu = pcpu_alloc(8, 8);
+	pcpu_counter_init(&upd_ctr, 0);
+	if (!pcpu_rseq_limit)
+		printf("  (rseq not in use here: pcpu_add runs atomic)\n");
+	for (int k = 0; k < 3; k++) {
+		double base[MAX_REPS], v[MAX_REPS];
+		struct stat3 b;
+
+		if (k == 2 && threads[2] == 2)
+			break;
+		for (int r = 0; r < reps; r++)
+			base[r] = upd_run(M_GETCPU_ATOMIC, threads[k]);
+		b = summarize(base, reps);
+		for (int m = 0; m < M_NR; m++) {
+			char what[96], note[64];
+			struct stat3 st;
+
+			for (int r = 0; r < reps; r++)
+				v[r] = m == M_GETCPU_ATOMIC ?
+					       base[r] :
+					       upd_run((enum method)m, threads[k]);
+			st = summarize(v, reps);
+			snprintf(what, sizeof(what), "%s, %d thread%s",
+				 method_names[m], threads[k],
+				 threads[k] > 1 ? "s" : "");
+			snprintf(note, sizeof(note), "aggregate %.2f ns/op",
+				 st.med / threads[k]);
+			row("update", what, st, "ns/op", b.med, note);
+		}
+	}
+	pcpu_counter_destroy(&upd_ctr);
+	pcpu_free(upd_pcpu);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } benches[] = {
+	{"update", bench_update},
 	{"kernel_shape", bench_kernel_shape},
 	{"hot_pair", bench_hot_pair},
 	{"random_pairs", bench_random_pairs},

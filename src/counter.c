@@ -14,7 +14,7 @@
 
 #include "percpu-internal.h"
 
-int32_t pcpu_counter_batch = 32;
+int32_t pcpu_counter_batch = 256;
 
 static void pcpu_counter_lock(struct pcpu_counter *c)
 {

@@ -35,7 +35,9 @@ struct pcpu_counter {
 	int owner;
 };
 
-/* The default batch: max(32, 2 x units), as the kernel's. */
+/* The default batch: max(256, 2 x units).  Deltas are 64-bit, so the
+ * batch only trades the error of pcpu_counter_read() (< batch x units)
+ * against how often adds touch the shared count. */
 PCPU_API extern int32_t pcpu_counter_batch;
 
 PCPU_API int pcpu_counter_init(struct pcpu_counter *c, int64_t amount);
