@@ -235,7 +235,8 @@ static void bench_random_pairs(void)
 	       "10^6 live 8-byte objects; free a random one, allocate "
 	       "another (ns per pair, zeroing included)");
 	for (int k = 0; k < 2; k++) {
-		double v[MAX_REPS], w[MAX_REPS], t0;
+		double v[MAX_REPS], w[MAX_REPS], m[MAX_REPS], t0;
+		static struct stat3 mb;
 		uint64_t seed = 99;
 		char what[64];
 
@@ -265,9 +266,30 @@ static void bench_random_pairs(void)
 			}
 			w[r] = (now_ns() - t0) / n;
 		}
+		if (k == 0) {
+			/* baseline: malloc/free with the same pattern */
+			for (int r = 0; r < reps; r++) {
+				for (size_t i = 0; i < live; i++)
+					p[i] = malloc(8);
+				t0 = now_ns();
+				for (long i = 0; i < n; i++) {
+					size_t j = rnd(&seed) % live;
+
+					free(p[j]);
+					p[j] = malloc(8);
+				}
+				m[r] = (now_ns() - t0) / n;
+				for (size_t i = 0; i < live; i++)
+					free(p[i]);
+			}
+			mb = summarize(m, reps);
+			row("random_pairs", "malloc(8) + free, same pattern",
+			    mb, "ns", 0, "baseline");
+		}
 		snprintf(what, sizeof(what), "random pair 8 B, %u units",
 			 units[k]);
-		row("random_pairs", what, summarize(v, reps), "ns", 0, NULL);
+		row("random_pairs", what, summarize(v, reps), "ns", mb.med,
+		    NULL);
 		snprintf(what, sizeof(what),
 			 "random pair 8 B + write unit 0, %u units", units[k]);
 		row("random_pairs", what, summarize(w, reps), "ns", 0,
@@ -334,13 +356,24 @@ static void bench_populate(void)
  * this-CPU update methods
  */
 
-enum method { M_PCPU_ADD, M_COUNTER_ADD, M_TLS, M_SHARED_ATOMIC,
-	      M_THREAD_SLOT_ATOMIC, M_GETCPU_ATOMIC, M_RSEQ_CPU_ATOMIC, M_NR };
+enum method {
+	M_PCPU_ADD,
+	M_COUNTER_ADD,
+	M_TLS,
+	M_SHARED_ATOMIC,
+	M_THREAD_SLOT_ATOMIC,
+	M_GETCPU_ATOMIC,
+	M_RSEQ_CPU_ATOMIC,
+	M_NR
+};
 static const char *const method_names[] = {
-	"pcpu_add (rseq)", "pcpu_counter_add", "__thread plain add",
-	"one shared atomic", "atomic on per-thread padded slot",
+	"pcpu_add (rseq)",
+	"pcpu_counter_add",
+	"__thread plain add",
+	"one shared atomic",
+	"atomic on per-thread padded slot",
 	"sched_getcpu + atomic on padded slot",
-	"rseq cpu_id + atomic on padded slot" };
+	"rseq cpu_id + atomic on padded slot"};
 
 struct padded {
 	uint64_t v;
@@ -399,8 +432,9 @@ static void *upd_thread(void *p)
 		break;
 	default:
 		for (long i = 0; i < n; i++) {
-			unsigned int c = *(volatile unsigned int *)(
-				pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
+			unsigned int c = *(volatile unsigned int
+						   *)(pcpu_rseq_area() +
+						      PCPU_RSEQ_CPU_ID_OFFSET);
 
 			__atomic_fetch_add(&upd_slots[c & 255].v, 1,
 					   __ATOMIC_RELAXED);
@@ -419,7 +453,7 @@ static double upd_run(enum method m, int threads)
 
 	pthread_barrier_init(&upd_barrier, NULL, (unsigned int)threads);
 	for (int i = 0; i < threads; i++) {
-		a[i] = (struct upd_arg){ m, i };
+		a[i] = (struct upd_arg){m, i};
 		pthread_create(&t[i], NULL, upd_thread, &a[i]);
 	}
 	for (int i = 0; i < threads; i++)
@@ -433,7 +467,7 @@ static double upd_run(enum method m, int threads)
 static void bench_update(void)
 {
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	int threads[3] = { 1, 2, 2 * ncpu };
+	int threads[3] = {1, 2, 2 * ncpu};
 
 	upd_iters = quick ? 100000 : 20000000;
 	header("update",
@@ -459,9 +493,10 @@ static void bench_update(void)
 			struct stat3 st;
 
 			for (int r = 0; r < reps; r++)
-				v[r] = m == M_GETCPU_ATOMIC ?
-					       base[r] :
-					       upd_run((enum method)m, threads[k]);
+				v[r] = m == M_GETCPU_ATOMIC
+					       ? base[r]
+					       : upd_run((enum method)m,
+							 threads[k]);
 			st = summarize(v, reps);
 			snprintf(what, sizeof(what), "%s, %d thread%s",
 				 method_names[m], threads[k],
@@ -479,10 +514,8 @@ static const struct {
 	const char *name;
 	void (*fn)(void);
 } benches[] = {
-	{"update", bench_update},
-	{"kernel_shape", bench_kernel_shape},
-	{"hot_pair", bench_hot_pair},
-	{"random_pairs", bench_random_pairs},
+	{"update", bench_update},     {"kernel_shape", bench_kernel_shape},
+	{"hot_pair", bench_hot_pair}, {"random_pairs", bench_random_pairs},
 	{"populate", bench_populate},
 };
 
