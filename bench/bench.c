@@ -510,11 +510,318 @@ static void bench_update(void)
 	pcpu_free(upd_pcpu);
 }
 
+/* ------------------------------------------------------------------
+ * allocation pairs against naive per-CPU arrays and malloc
+ */
+
+enum allocator { A_PCPU, A_NAIVE, A_MALLOC };
+
+static unsigned int naive_cpus;
+
+/* One object of @size in every one of naive_cpus "CPUs", zeroed. */
+static void *naive_alloc(size_t size)
+{
+	size_t padded = (size + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, padded * naive_cpus);
+
+	if (p)
+		memset(p, 0, padded * naive_cpus);
+	return p;
+}
+
+static void *any_alloc(enum allocator a, size_t size)
+{
+	switch (a) {
+	case A_PCPU:
+		return pcpu_alloc(size, size < 8 ? size : 8);
+	case A_NAIVE:
+		return naive_alloc(size);
+	default:
+		return calloc(1, size);
+	}
+}
+
+static void any_free(enum allocator a, void *p)
+{
+	if (a == A_PCPU)
+		pcpu_free(p);
+	else
+		free(p);
+}
+
+/* ns per alloc+free pair with @live objects live; @random frees a random
+ * live object each time, else the same object is freed and reallocated. */
+static double pair_run(enum allocator a, size_t size, size_t live, bool random,
+		       long n, void **p)
+{
+	uint64_t seed = 5;
+	double t0, ns;
+
+	for (size_t i = 0; i < live; i++)
+		p[i] = any_alloc(a, size);
+	t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		size_t j = random ? rnd(&seed) % live : 0;
+
+		any_free(a, p[j]);
+		p[j] = any_alloc(a, size);
+	}
+	ns = (now_ns() - t0) / n;
+	for (size_t i = 0; i < live; i++)
+		any_free(a, p[i]);
+	return ns;
+}
+
+static void bench_alloc_pairs(void)
+{
+	static const size_t sizes[] = {4, 8, 64, 256, 1024, 4096};
+	static const size_t lives[] = {1000, 100000, 1000000};
+	static const unsigned int units[] = {2, 256};
+	static const char *const names[] = {"pcpu", "naive array", "malloc"};
+	size_t max_live = quick ? 1000 : 1000000;
+	void **p = malloc(max_live * sizeof(*p));
+	long n = quick ? 1000 : 200000;
+
+	header("alloc_pairs",
+	       "alloc+free pairs, hot (same object) and random, with N live "
+	       "objects (ns per pair); naive array = aligned_alloc(units x "
+	       "padded size) + memset; baseline: naive array.  Configurations "
+	       "whose naive arrays would exceed 1 GiB are skipped.");
+	for (int uk = 0; uk < 2; uk++)
+		for (size_t si = 0; si < 6; si++)
+			for (size_t li = 0; li < 3; li++)
+				for (int rnd_ = 0; rnd_ < 2; rnd_++) {
+					size_t live = quick ? 1000 : lives[li];
+					size_t padded =
+						(sizes[si] + 63) & ~(size_t)63;
+					struct stat3 st[3];
+
+					if (quick && li)
+						continue;
+					if ((double)live * padded * units[uk] >
+					    1e9)
+						continue;
+					naive_cpus = units[uk];
+					for (int a = 2; a >= 0; a--) {
+						double v[MAX_REPS];
+
+						for (int r = 0; r < reps; r++) {
+							if (a == A_PCPU)
+								start_allocator(
+									units[uk],
+									0);
+							v[r] = pair_run(
+								(enum allocator)
+									a,
+								sizes[si], live,
+								rnd_, n, p);
+						}
+						st[a] = summarize(v, reps);
+					}
+					for (int a = 0; a < 3; a++) {
+						char what[128];
+
+						snprintf(what, sizeof(what),
+							 "%s %s %zu B, %zu "
+							 "live, %u units",
+							 names[a],
+							 rnd_ ? "random"
+							      : "hot",
+							 sizes[si], live,
+							 units[uk]);
+						row("alloc_pairs", what, st[a],
+						    "ns",
+						    a == A_NAIVE
+							    ? 0
+							    : st[A_NAIVE].med,
+						    NULL);
+					}
+				}
+	free(p);
+}
+
+/* ------------------------------------------------------------------ */
+
+static long kb(const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long v = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = strtol(line + n + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int vmas(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int c, n = 0;
+
+	while (f && (c = fgetc(f)) != EOF)
+		n += c == '\n';
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static void mem_row(const char *what, long rss0, long pte0, int vma0)
+{
+	struct stat3 r = {(double)(kb("VmRSS") - rss0) / 1024, 0, 0};
+	struct stat3 t = {(double)(kb("VmPTE") - pte0) / 1024, 0, 0};
+	struct stat3 v = {(double)(vmas() - vma0), 0, 0};
+	char w[160];
+
+	r.min = r.max = r.med;
+	t.min = t.max = t.med;
+	v.min = v.max = v.med;
+	snprintf(w, sizeof(w), "%s: RSS", what);
+	row("memory", w, r, "MiB", 0, "single measurement");
+	snprintf(w, sizeof(w), "%s: page tables", what);
+	row("memory", w, t, "MiB", 0, NULL);
+	snprintf(w, sizeof(w), "%s: VMAs", what);
+	row("memory", w, v, "", 0, NULL);
+}
+
+/* 10^6 x 8 B at 256 units written by one CPU, vs naive padded arrays. */
+static void bench_memory(void)
+{
+	size_t n = quick ? 10000 : 1000000;
+	void **p = calloc(n, sizeof(*p));
+	long rss0, pte0;
+	int vma0;
+
+	header("memory",
+	       "10^6 live 8-byte objects, 256 units, written through unit 0 "
+	       "only (growth over the start; page tables counted)");
+	start_allocator(256, 0);
+	rss0 = kb("VmRSS");
+	pte0 = kb("VmPTE");
+	vma0 = vmas();
+	for (size_t i = 0; i < n; i++) {
+		p[i] = pcpu_alloc(8, 8);
+		*pcpu_ptr((uint64_t *)p[i], 0) = i;
+	}
+	mem_row("pcpu, live", rss0, pte0, vma0);
+	for (size_t i = 0; i < n; i++)
+		pcpu_free(p[i]);
+	pcpu_balance();
+	mem_row("pcpu, after free-all + pcpu_balance", rss0, pte0, vma0);
+	pcpu_test_reset();
+
+	rss0 = kb("VmRSS");
+	pte0 = kb("VmPTE");
+	vma0 = vmas();
+	naive_cpus = 256;
+	for (size_t i = 0; i < n; i++) {
+		p[i] = naive_alloc(8); /* 256 x 64 B, zeroed */
+		*(uint64_t *)p[i] = i;
+	}
+	mem_row("naive padded arrays (256 x 64 B each), live", rss0, pte0,
+		vma0);
+	for (size_t i = 0; i < n; i++)
+		free(p[i]);
+	free(p);
+}
+
+/* Cost per pair as live objects grow, relative to 10^3. */
+static void bench_growth(void)
+{
+	static const size_t lives[] = {1000, 10000, 100000, 1000000, 10000000};
+	size_t max = quick ? 10000 : 10000000;
+	void **p = malloc(max * sizeof(*p));
+	double base = 0;
+
+	header("growth",
+	       "alloc+free pair (random order, 8 B, 2 units) as live objects "
+	       "grow; ratio = cost at 10^3 / cost here");
+	for (int li = 0; li < 5 && lives[li] <= max; li++) {
+		double v[MAX_REPS];
+		char what[64];
+		struct stat3 st;
+
+		for (int r = 0; r < reps; r++) {
+			start_allocator(2, 0);
+			v[r] = pair_run(A_PCPU, 8, lives[li], true,
+					quick ? 1000 : 500000, p);
+		}
+		st = summarize(v, reps);
+		if (!li)
+			base = st.med;
+		snprintf(what, sizeof(what), "%zu live", lives[li]);
+		row("growth", what, st, "ns", base, NULL);
+	}
+	free(p);
+}
+
+/* A burst of pcpu_alloc_nowait: failures with and without the balancer. */
+static void bench_nowait(void)
+{
+	int burst = quick ? 2000 : 200000;
+	void **p = malloc((size_t)burst * sizeof(*p));
+
+	header("nowait",
+	       "burst of pcpu_alloc_nowait(64) with a 10 us pause every 100; "
+	       "failure rate, and the balance thread's CPU time");
+	for (int bal = 0; bal < 2; bal++) {
+		struct pcpu_config cfg;
+		struct timespec t0, t1;
+		double fails[MAX_REPS], cpu[MAX_REPS];
+		char what[96];
+
+		for (int r = 0; r < reps; r++) {
+			int failed = 0;
+
+			pcpu_test_reset();
+			pcpu_config_init(&cfg);
+			cfg.balance = bal;
+			pcpu_init(&cfg);
+			pcpu_free(pcpu_alloc(8, 8));
+			pcpu_balance();
+			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+			double self0 = now_ns();
+			for (int i = 0; i < burst; i++) {
+				p[i] = pcpu_alloc_nowait(64, 8);
+				failed += !p[i];
+				if (i % 100 == 99)
+					usleep(10);
+			}
+			double self = now_ns() - self0;
+			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+			fails[r] = 100.0 * failed / burst;
+			/* process CPU time minus this thread's busy time */
+			cpu[r] = ((t1.tv_sec - t0.tv_sec) * 1e9 +
+				  (t1.tv_nsec - t0.tv_nsec) - self) /
+				 1e6;
+			if (cpu[r] < 0)
+				cpu[r] = 0;
+			for (int i = 0; i < burst; i++)
+				pcpu_free(p[i]);
+		}
+		snprintf(what, sizeof(what), "failure rate, balancer %s",
+			 bal ? "on" : "off");
+		row("nowait", what, summarize(fails, reps), "%", 0, NULL);
+		if (bal) {
+			snprintf(what, sizeof(what),
+				 "balance thread CPU time (approx.)");
+			row("nowait", what, summarize(cpu, reps), "ms", 0,
+			    "process CPU - burst thread wall time");
+		}
+	}
+	free(p);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } benches[] = {
-	{"update", bench_update},     {"kernel_shape", bench_kernel_shape},
+	{"update", bench_update},     {"alloc_pairs", bench_alloc_pairs},
+	{"memory", bench_memory},     {"growth", bench_growth},
+	{"nowait", bench_nowait},     {"kernel_shape", bench_kernel_shape},
 	{"hot_pair", bench_hot_pair}, {"random_pairs", bench_random_pairs},
 	{"populate", bench_populate},
 };

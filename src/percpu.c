@@ -507,12 +507,66 @@ static inline int pcpu_align_up(int v, int align)
 }
 
 /*
+ * pcpu_find_zero_area_small - pcpu_find_zero_area() for @nr and @align up
+ * to a word: a word at a time, the positions where @nr free bits start are
+ * found with shifts over a two-word window and masked to the alignment, so
+ * a map full of holes too small to fit costs one step per word, not per
+ * hole.
+ */
+static int pcpu_find_zero_area_small(const unsigned long *map, int start,
+				     int end, int nr, int align)
+{
+	static const unsigned long patterns[] = {~0UL,
+						 0x5555555555555555UL,
+						 0x1111111111111111UL,
+						 0x0101010101010101UL,
+						 0x0001000100010001UL,
+						 0x0000000100000001UL,
+						 0x0000000000000001UL};
+	unsigned long pattern = patterns[__builtin_ctz((unsigned int)align)];
+	int w, last = BIT_WORD(end - 1);
+
+	for (w = BIT_WORD(start); w <= last; w++) {
+		unsigned long lo = ~map[w], hi;
+		unsigned __int128 x, m;
+		unsigned long cand;
+		int len = 1;
+
+		if ((w + 1) * BITS_PER_LONG >= end) {
+			lo &= BITMAP_LAST_WORD_MASK(end);
+			hi = 0;
+		} else {
+			hi = ~map[w + 1];
+		}
+		x = (unsigned __int128)lo | ((unsigned __int128)hi << 64);
+		m = x;
+		while (len < nr) {
+			int sh = len < nr - len ? len : nr - len;
+
+			m &= m >> sh;
+			len += sh;
+		}
+		cand = (unsigned long)m & pattern;
+		if (w == BIT_WORD(start))
+			cand &= BITMAP_FIRST_WORD_MASK(start);
+		if (cand) {
+			int idx = w * BITS_PER_LONG + __builtin_ctzl(cand);
+
+			return idx + nr <= end ? idx : -1;
+		}
+	}
+	return -1;
+}
+
+/*
  * pcpu_find_zero_area - the first @nr clear bits in [start, end) starting
  * at a multiple of @align, or -1.
  */
 static int pcpu_find_zero_area(const unsigned long *map, int start, int end,
 			       int nr, int align)
 {
+	bool small = nr <= BITS_PER_LONG && align <= BITS_PER_LONG;
+
 	for (;;) {
 		int idx = pcpu_align_up(find_next_zero_bit(map, end, start),
 					align);
@@ -523,6 +577,10 @@ static int pcpu_find_zero_area(const unsigned long *map, int start, int end,
 		busy = find_next_bit(map, idx + nr, idx);
 		if (busy >= idx + nr)
 			return idx;
+		/* the first hole is too small: past it, go a word at a time */
+		if (small)
+			return pcpu_find_zero_area_small(map, busy + 1, end, nr,
+							 align);
 		start = busy + 1;
 	}
 }
