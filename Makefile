@@ -37,7 +37,12 @@ test: build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS)
 
 bench: release
+	@command -v gnuplot >/dev/null 2>&1 || { echo "installing gnuplot-nox for the plots"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox || \
+	  echo "gnuplot-nox could not be installed: no plots"; }
 	$(RELEASE)/bench/pcpu-bench --out bench/results
+	@if command -v gnuplot >/dev/null 2>&1; then \
+	  gnuplot -e "dir='bench/results'" bench/plot.gp && echo "plots: bench/results/update.png bench/results/growth.png"; fi
 
 format:
 	clang-format -i src/*.c src/*.h include/*.h include/pcpu/*.h tests/*.c tests/*.h examples/*.c bench/*.c

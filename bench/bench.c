@@ -32,6 +32,15 @@
 #define MAX_REPS 15
 
 static bool quick;
+static const char *out_dir = "bench/results";
+
+static FILE *dat_open(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", out_dir, name);
+	return fopen(path, "w");
+}
 static int reps = 5;
 static FILE *md, *csv;
 
@@ -479,12 +488,22 @@ static void bench_update(void)
 	pcpu_counter_init(&upd_ctr, 0);
 	if (!pcpu_rseq_limit)
 		printf("  (rseq not in use here: pcpu_add runs atomic)\n");
+	FILE *dat = dat_open("update.dat");
+
+	if (dat) {
+		fprintf(dat, "threads");
+		for (int m = 0; m < M_NR; m++)
+			fprintf(dat, " \"%s\"", method_names[m]);
+		fputc('\n', dat);
+	}
 	for (int k = 0; k < 3; k++) {
 		double base[MAX_REPS], v[MAX_REPS];
 		struct stat3 b;
 
 		if (k == 2 && threads[2] == 2)
 			break;
+		if (dat)
+			fprintf(dat, "%d", threads[k]);
 		for (int r = 0; r < reps; r++)
 			base[r] = upd_run(M_GETCPU_ATOMIC, threads[k]);
 		b = summarize(base, reps);
@@ -504,8 +523,14 @@ static void bench_update(void)
 			snprintf(note, sizeof(note), "aggregate %.2f ns/op",
 				 st.med / threads[k]);
 			row("update", what, st, "ns/op", b.med, note);
+			if (dat)
+				fprintf(dat, " %.3f", st.med);
 		}
+		if (dat)
+			fputc('\n', dat);
 	}
+	if (dat)
+		fclose(dat);
 	pcpu_counter_destroy(&upd_ctr);
 	pcpu_free(upd_pcpu);
 }
@@ -736,6 +761,8 @@ static void bench_growth(void)
 	void **p = malloc(max * sizeof(*p));
 	double base = 0;
 
+	FILE *dat = dat_open("growth.dat");
+
 	header("growth",
 	       "alloc+free pair (random order, 8 B, 2 units) as live objects "
 	       "grow; ratio = cost at 10^3 / cost here");
@@ -754,7 +781,11 @@ static void bench_growth(void)
 			base = st.med;
 		snprintf(what, sizeof(what), "%zu live", lives[li]);
 		row("growth", what, st, "ns", base, NULL);
+		if (dat)
+			fprintf(dat, "%zu %.3f\n", lives[li], st.med);
 	}
+	if (dat)
+		fclose(dat);
 	free(p);
 }
 
@@ -769,7 +800,7 @@ static void bench_nowait(void)
 	       "failure rate, and the balance thread's CPU time");
 	for (int bal = 0; bal < 2; bal++) {
 		struct pcpu_config cfg;
-		struct timespec t0, t1;
+		struct timespec t1;
 		double fails[MAX_REPS], cpu[MAX_REPS];
 		char what[96];
 
@@ -782,23 +813,22 @@ static void bench_nowait(void)
 			pcpu_init(&cfg);
 			pcpu_free(pcpu_alloc(8, 8));
 			pcpu_balance();
-			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
-			double self0 = now_ns();
 			for (int i = 0; i < burst; i++) {
 				p[i] = pcpu_alloc_nowait(64, 8);
 				failed += !p[i];
 				if (i % 100 == 99)
 					usleep(10);
 			}
-			double self = now_ns() - self0;
-			clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
 			fails[r] = 100.0 * failed / burst;
-			/* process CPU time minus this thread's busy time */
-			cpu[r] = ((t1.tv_sec - t0.tv_sec) * 1e9 +
-				  (t1.tv_nsec - t0.tv_nsec) - self) /
-				 1e6;
-			if (cpu[r] < 0)
-				cpu[r] = 0;
+			cpu[r] = 0;
+			if (bal && pcpu_g.balance_running) {
+				clockid_t cid;
+
+				pthread_getcpuclockid(pcpu_g.balance_thread,
+						      &cid);
+				clock_gettime(cid, &t1);
+				cpu[r] = (t1.tv_sec * 1e9 + t1.tv_nsec) / 1e6;
+			}
 			for (int i = 0; i < burst; i++)
 				pcpu_free(p[i]);
 		}
@@ -806,10 +836,9 @@ static void bench_nowait(void)
 			 bal ? "on" : "off");
 		row("nowait", what, summarize(fails, reps), "%", 0, NULL);
 		if (bal) {
-			snprintf(what, sizeof(what),
-				 "balance thread CPU time (approx.)");
+			snprintf(what, sizeof(what), "balance thread CPU time");
 			row("nowait", what, summarize(cpu, reps), "ms", 0,
-			    "process CPU - burst thread wall time");
+			    "CPU clock of the balance thread over the burst");
 		}
 	}
 	free(p);
@@ -828,7 +857,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	const char *filter = NULL, *out = "bench/results";
+	const char *filter = NULL, *out = out_dir;
 	char path[512];
 
 	for (int i = 1; i < argc; i++) {
@@ -841,6 +870,7 @@ int main(int argc, char **argv)
 	}
 	if (quick)
 		reps = 1;
+	out_dir = out;
 	mkdir(out, 0755);
 	snprintf(path, sizeof(path), "%s/latest.md", out);
 	md = fopen(path, "w");

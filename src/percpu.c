@@ -50,6 +50,8 @@ size_t pcpu_unit_stride;
 static pthread_mutex_t pcpu_init_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 #define PCPU_BALANCE_PERIOD_MS 100
+#define PCPU_BALANCE_BUSY_MS 1
+#define PCPU_BALANCE_BUSY_POLLS 200
 
 static inline int pcpu_fls(unsigned int x)
 {
@@ -1142,7 +1144,11 @@ static void pcpu_balance_populated(void)
 
 	pcpu_spin_lock(&pcpu_g.lock);
 	if (pcpu_g.atomic_alloc_failed) {
-		nr_to_pop = PCPU_EMPTY_POP_PAGES_HIGH;
+		/* the full refill; populating costs nothing but bookkeeping
+		 * outside strict mode, so there it is a chunk's worth */
+		nr_to_pop = pcpu_g.strict ? PCPU_EMPTY_POP_PAGES_HIGH
+					  : max_int(PCPU_EMPTY_POP_PAGES_HIGH,
+						    pcpu_g.unit_pages);
 		pcpu_g.atomic_alloc_failed = false;
 	} else {
 		nr_to_pop =
@@ -1206,6 +1212,8 @@ void pcpu_balance_workfn(void)
 
 static void *pcpu_balance_thread(void *arg)
 {
+	int busy_polls = 0;
+
 	(void)arg;
 	pthread_mutex_lock(&pcpu_g.balance_lock);
 	while (!pcpu_g.balance_stop) {
@@ -1213,8 +1221,16 @@ static void *pcpu_balance_thread(void *arg)
 
 		if (!__atomic_load_n(&pcpu_g.balance_pending,
 				     __ATOMIC_ACQUIRE)) {
+			/* pcpu_free() and pcpu_alloc_nowait() cannot wake us
+			 * (no system call): poll, quickly for a while after
+			 * work was asked for, slowly when idle */
+			long ms = busy_polls > 0 ? PCPU_BALANCE_BUSY_MS
+						 : PCPU_BALANCE_PERIOD_MS;
+
+			if (busy_polls > 0)
+				busy_polls--;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += PCPU_BALANCE_PERIOD_MS * 1000000L;
+			ts.tv_nsec += ms * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
@@ -1224,6 +1240,7 @@ static void *pcpu_balance_thread(void *arg)
 			continue;
 		}
 		__atomic_store_n(&pcpu_g.balance_pending, 0, __ATOMIC_RELEASE);
+		busy_polls = PCPU_BALANCE_BUSY_POLLS;
 		pthread_mutex_unlock(&pcpu_g.balance_lock);
 		pcpu_balance_workfn();
 		pthread_mutex_lock(&pcpu_g.balance_lock);
