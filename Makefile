@@ -9,7 +9,7 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
-.PHONY: all build release demo test bench clean deps format
+.PHONY: all build release demo test bench clean deps format install
 
 all: build
 
@@ -49,3 +49,7 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+PREFIX ?= /usr/local
+install: release
+	cmake --install $(RELEASE) --prefix $(PREFIX)

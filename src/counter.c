@@ -159,7 +159,7 @@ void pcpu_counter_set(struct pcpu_counter *c, int64_t amount)
 }
 
 /**
- * __pcpu_counter_compare - compare the counter with @rhs
+ * pcpu_counter_compare_batch - compare the counter with @rhs
  * @c: the counter
  * @rhs: the value to compare with
  * @batch: the batch the counter is updated with
@@ -169,7 +169,8 @@ void pcpu_counter_set(struct pcpu_counter *c, int64_t amount)
  *
  * Return: -1, 0 or 1.
  */
-int __pcpu_counter_compare(struct pcpu_counter *c, int64_t rhs, int32_t batch)
+int pcpu_counter_compare_batch(struct pcpu_counter *c, int64_t rhs,
+			       int32_t batch)
 {
 	int64_t count = pcpu_counter_read(c);
 	int64_t slack = (int64_t)batch * (int64_t)pcpu_nr_units();

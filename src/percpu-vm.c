@@ -24,6 +24,7 @@
 #include <stdlib.h>
 
 #include "percpu-internal.h"
+#include "trace.h"
 
 static int pcpu_page_idx(unsigned int unit, int page)
 {
@@ -277,6 +278,7 @@ int pcpu_populate_chunk(struct pcpu_chunk *chunk, int page_start, int page_end)
 		return ret;
 	}
 	pcpu_post_map_flush(chunk, page_start, page_end);
+	pcpu_trace3(percpu_populate, chunk->base_addr, page_start, page_end);
 	return 0;
 }
 
@@ -301,6 +303,7 @@ void pcpu_depopulate_chunk(struct pcpu_chunk *chunk, int page_start,
 	pcpu_pre_unmap_flush(chunk, page_start, page_end);
 	pcpu_unmap_pages(chunk, pages, page_start, page_end);
 	pcpu_free_pages(chunk, pages, page_start, page_end);
+	pcpu_trace3(percpu_depopulate, chunk->base_addr, page_start, page_end);
 }
 
 /* Set each unit's NUMA policy, one call per run of units on one node. */
@@ -368,6 +371,7 @@ struct pcpu_chunk *pcpu_create_chunk(void)
 		ret = pcpu_chunk_bind(chunk);
 	if (ret)
 		goto fail_release;
+	pcpu_trace1(percpu_create_chunk, chunk->base_addr);
 	return chunk;
 
 fail_release:
@@ -388,6 +392,7 @@ fail_free:
  */
 void pcpu_destroy_chunk(struct pcpu_chunk *chunk)
 {
+	pcpu_trace1(percpu_destroy_chunk, chunk->base_addr);
 	if (chunk->base_addr)
 		(void)pcpu_os_release(chunk->base_addr, pcpu_g.chunk_size);
 	pcpu_free_chunk(chunk);

@@ -38,6 +38,7 @@
 #include <pcpu/ops.h>
 
 #include "percpu-internal.h"
+#include "trace.h"
 
 struct pcpu_global pcpu_g = {
 	.alloc_mutex = PTHREAD_MUTEX_INITIALIZER,
@@ -1624,6 +1625,7 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 			pcpu_spin_unlock(&pcpu_g.lock);
 			__atomic_store_n(&pcpu_g.balance_pending, 1,
 					 __ATOMIC_RELEASE);
+			pcpu_trace2(percpu_alloc_percpu_fail, size, align);
 			errno = EAGAIN;
 			return NULL;
 		}
@@ -1661,6 +1663,9 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 			pcpu_balance_kick();
 		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
 	}
+	pcpu_trace4(percpu_alloc_percpu,
+		    chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT),
+		    size, chunk->base_addr, off);
 	return chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
 
 found:
@@ -1669,10 +1674,14 @@ found:
 	if (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
 		__atomic_store_n(&pcpu_g.balance_pending, 1, __ATOMIC_RELAXED);
 	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_trace4(percpu_alloc_percpu,
+		    chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT),
+		    size, chunk->base_addr, off);
 	return chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
 
 fail:
 	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+	pcpu_trace2(percpu_alloc_percpu_fail, size, align);
 	errno = ENOMEM;
 	return NULL;
 }
@@ -1793,6 +1802,7 @@ void pcpu_free(void *ptr)
 	chunk->dirty_bytes += bits * PCPU_MIN_ALLOC_SIZE;
 	pcpu_g.dirty_bytes += (size_t)bits * PCPU_MIN_ALLOC_SIZE;
 	pcpu_stats_area_dealloc(chunk);
+	pcpu_trace3(percpu_free_percpu, chunk->base_addr, off, ptr);
 	PCPU_VERIFY(chunk, bit, bit + bits);
 	if (pcpu_g.dirty_bytes >= pcpu_g.unit_size &&
 	    pcpu_g.dirty_bytes >= pcpu_g.used_bytes / 4)

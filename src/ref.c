@@ -101,14 +101,14 @@ void pcpu_ref_exit(struct pcpu_ref *ref)
 }
 
 /**
- * __pcpu_ref_put_atomic - drop @nr references from the atomic count
+ * pcpu_ref_put_slow - drop @nr references from the atomic count
  * @ref: the ref
  * @nr: how many
  *
  * Calls release when the count reaches zero; a count below zero is a
  * put without a get, reported and aborted.
  */
-void __pcpu_ref_put_atomic(struct pcpu_ref *ref, int64_t nr)
+void pcpu_ref_put_slow(struct pcpu_ref *ref, int64_t nr)
 {
 	int64_t c = __atomic_sub_fetch(&ref->count, nr, __ATOMIC_ACQ_REL);
 
@@ -144,7 +144,7 @@ static void __pcpu_ref_switch_to_atomic(struct pcpu_ref *ref)
 				   acc);
 	/* the bias goes last: the count may reach zero only now */
 	__atomic_fetch_add(&ref->count, sum, __ATOMIC_SEQ_CST);
-	__pcpu_ref_put_atomic(ref, PCPU_REF_BIAS);
+	pcpu_ref_put_slow(ref, PCPU_REF_BIAS);
 }
 
 static void pcpu_ref_confirm(struct pcpu_ref *ref, pcpu_ref_func_t confirm)

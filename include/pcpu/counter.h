@@ -47,8 +47,8 @@ PCPU_API void pcpu_counter_destroy(struct pcpu_counter *c);
 PCPU_API void pcpu_counter_destroy_many(struct pcpu_counter *c, unsigned int n);
 PCPU_API void pcpu_counter_set(struct pcpu_counter *c, int64_t amount);
 PCPU_API int64_t pcpu_counter_sum(struct pcpu_counter *c);
-PCPU_API int __pcpu_counter_compare(struct pcpu_counter *c, int64_t rhs,
-				    int32_t batch);
+PCPU_API int pcpu_counter_compare_batch(struct pcpu_counter *c, int64_t rhs,
+					int32_t batch);
 PCPU_API void pcpu_counter_fold(struct pcpu_counter *c);
 
 /**
@@ -112,7 +112,7 @@ static inline int64_t pcpu_counter_sum_positive(struct pcpu_counter *c)
  * far from it, exact when close. */
 static inline int pcpu_counter_compare(struct pcpu_counter *c, int64_t rhs)
 {
-	return __pcpu_counter_compare(c, rhs, pcpu_counter_batch);
+	return pcpu_counter_compare_batch(c, rhs, pcpu_counter_batch);
 }
 
 static inline int pcpu_counter_initialized(const struct pcpu_counter *c)

@@ -74,7 +74,7 @@ PCPU_API void pcpu_ref_kill_and_confirm(struct pcpu_ref *ref,
 PCPU_API void pcpu_ref_resurrect(struct pcpu_ref *ref);
 PCPU_API void pcpu_ref_reinit(struct pcpu_ref *ref);
 PCPU_API bool pcpu_ref_is_zero(struct pcpu_ref *ref);
-PCPU_API void __pcpu_ref_put_atomic(struct pcpu_ref *ref, int64_t nr);
+PCPU_API void pcpu_ref_put_slow(struct pcpu_ref *ref, int64_t nr);
 
 static inline void pcpu_ref_kill(struct pcpu_ref *ref)
 {
@@ -148,7 +148,7 @@ static inline void pcpu_ref_put_many(struct pcpu_ref *ref, int64_t nr)
 {
 	if (!__pcpu_add_indirect(&ref->percpu_count_ptr, __PCPU_REF_FLAGS,
 				 (uint64_t)-nr))
-		__pcpu_ref_put_atomic(ref, nr);
+		pcpu_ref_put_slow(ref, nr);
 }
 
 static inline void pcpu_ref_put(struct pcpu_ref *ref)

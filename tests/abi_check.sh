@@ -1,0 +1,18 @@
+#!/bin/sh
+# The shared library exports pcpu_* only, every one under the version node
+# of src/libpcpu.map.  $1: libpcpu.so
+set -e
+lib="$1"
+syms=$(nm -D --defined-only "$lib" | awk '{print $3}')
+bad=0
+for s in $syms; do
+	case "$s" in
+	PCPU_0.1) ;;
+	pcpu_*@@PCPU_0.1) ;;
+	*) echo "exported without the pcpu_ prefix or the version node: $s"; bad=1 ;;
+	esac
+done
+n=$(echo "$syms" | grep -c '^pcpu_' || true)
+echo "$n pcpu_ symbols exported"
+echo "$syms" | sed 's/@@.*//' | grep '^pcpu_' | sort | tr '\n' ' '; echo
+[ "$n" -gt 10 ] && [ $bad -eq 0 ]
