@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fault injection over a scripted workload: the Nth system call of each
+ * kind fails, for every N the workload reaches, with ENOMEM, EAGAIN and
+ * EPERM.  After each run: the failing public call returned NULL + ENOMEM
+ * (or the work went on another way), the invariants hold, every live
+ * object kept its data in every unit, and no mapping is left behind.
+ */
+#include "test.h"
+
+#include <stdbool.h>
+#include <sys/resource.h>
+
+#include <pcpu.h>
+
+#include "percpu-internal.h"
+
+#define NOBJ 600
+#define UNITS 4
+
+static void *objs[NOBJ];
+static size_t sizes[NOBJ];
+
+static int strict_mode = 1;
+
+static void setup(void)
+{
+	struct pcpu_config cfg;
+
+	pcpu_test_reset();
+	pcpu_g.force_numa = true; /* make bind calls happen on one node */
+	pcpu_config_init(&cfg);
+	cfg.nr_units = UNITS;
+	cfg.strict = strict_mode;
+	cfg.balance = 0;
+	cfg.unit_size = 16384;
+	CHECK_EQ(pcpu_init(&cfg), 0);
+}
+
+static unsigned char pat(int i, unsigned int u, size_t k)
+{
+	return (unsigned char)(i * 31 + u * 7 + k) | 1;
+}
+
+static bool check_live(void)
+{
+	for (int i = 0; i < NOBJ; i++) {
+		if (!objs[i])
+			continue;
+		for (unsigned int u = 0; u < UNITS; u++)
+			for (size_t k = 0; k < sizes[i]; k++)
+				if (pcpu_ptr((unsigned char *)objs[i], u)[k] !=
+				    pat(i, u, k))
+					return false;
+	}
+	return true;
+}
+
+/* The workload: mixed sizes over several chunks, frees, balance, reuse.
+ * Returns the number of allocations that failed (each with ENOMEM). */
+static int workload(void)
+{
+	int failed = 0;
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < NOBJ; i++) {
+			if (objs[i])
+				continue;
+			sizes[i] = 4 + (size_t)(i * 37 + round * 11) % 700;
+			errno = 0;
+			objs[i] = pcpu_alloc(sizes[i], 8);
+			if (!objs[i]) {
+				CHECK_EQ(errno, ENOMEM);
+				failed++;
+				continue;
+			}
+			for (unsigned int u = 0; u < UNITS; u++)
+				for (size_t k = 0; k < sizes[i]; k++)
+					CHECK_EQ(pcpu_ptr((unsigned char *)
+								  objs[i],
+							  u)[k],
+						 0);
+			for (unsigned int u = 0; u < UNITS; u++)
+				for (size_t k = 0; k < sizes[i]; k++)
+					pcpu_ptr((unsigned char *)objs[i],
+						 u)[k] = pat(i, u, k);
+		}
+		for (int i = round % 2; i < NOBJ; i += 2) {
+			pcpu_free(objs[i]);
+			objs[i] = NULL;
+		}
+		pcpu_balance();
+		pcpu_verify_all();
+		CHECK(check_live());
+	}
+	/* empty most pages so that reclaim depopulates them */
+	for (int i = NOBJ / 4; i < NOBJ; i++) {
+		pcpu_free(objs[i]);
+		objs[i] = NULL;
+	}
+	pcpu_balance();
+	pcpu_balance();
+	pcpu_verify_all();
+	CHECK(check_live());
+	return failed;
+}
+
+static void teardown_and_check_maps(int maps_before)
+{
+	for (int i = 0; i < NOBJ; i++) {
+		pcpu_free(objs[i]);
+		objs[i] = NULL;
+	}
+	pcpu_balance();
+	pcpu_balance();
+	pcpu_verify_all();
+	pcpu_test_reset();
+	CHECK_EQ(test_vma_count(), maps_before);
+}
+
+/* Every failure point of every kind of system call, three errnos. */
+static void t_fault_injection_sweep(void)
+{
+	static const enum pcpu_os_call kinds[] = {
+		PCPU_OS_RESERVE, PCPU_OS_GUARD_INSTALL, PCPU_OS_GUARD_REMOVE,
+		PCPU_OS_ZAP,	 PCPU_OS_NOHUGEPAGE,	PCPU_OS_BIND,
+		PCPU_OS_SCAN};
+	static const char *const names[] = {
+		"reserve",    "guard_install", "guard_remove", "zap",
+		"nohugepage", "bind",	       "scan"};
+	static const int errs[] = {ENOMEM, EAGAIN, EPERM};
+	int maps_before, total = 0;
+
+	/* the first start-up grows the heap: count mappings after it */
+	setup();
+	pcpu_test_reset();
+	maps_before = test_vma_count();
+
+	for (strict_mode = 1; strict_mode >= 0; strict_mode--)
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			unsigned long calls;
+
+			setup();
+			pcpu_os_inject_fault(kinds[k], 0, 0);
+			CHECK_EQ(workload(), 0);
+			calls = pcpu_os_calls(kinds[k]);
+			teardown_and_check_maps(maps_before);
+			for (size_t e = 0; e < 3; e++)
+				for (unsigned long n = 1; n <= calls; n++) {
+					int failed;
+
+					setup();
+					pcpu_os_inject_fault(kinds[k], n,
+							     errs[e]);
+					failed = workload();
+					pcpu_os_inject_fault(kinds[k], 0, 0);
+					CHECK(failed <= 1);
+					total++;
+					teardown_and_check_maps(maps_before);
+				}
+			printf("strict=%d %-14s %3lu calls in the workload, "
+			       "each failed with "
+			       "ENOMEM, EAGAIN, EPERM\n",
+			       strict_mode, names[k], calls);
+		}
+	printf("%d injections, all recovered\n", total);
+	CHECK(total > 100);
+}
+
+/* With RLIMIT_AS lowered allocations fail with ENOMEM; raised again, they
+ * succeed. */
+static void t_rlimit_as_enomem_then_recovers(void)
+{
+	struct rlimit old, low;
+	void *p[64];
+	int n = 0;
+
+	setup();
+	CHECK(getrlimit(RLIMIT_AS, &old) == 0);
+	low = old;
+	/* what is mapped now, plus a little: not enough for many chunks */
+	low.rlim_cur = 0;
+	{
+		FILE *f = fopen("/proc/self/status", "r");
+		char line[256];
+
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "VmSize:", 7))
+				low.rlim_cur =
+					(rlim_t)strtol(line + 7, NULL, 10) *
+						1024 +
+					(rlim_t)(256 << 10);
+		fclose(f);
+	}
+	CHECK(setrlimit(RLIMIT_AS, &low) == 0);
+	for (n = 0; n < 64; n++) {
+		errno = 0;
+		p[n] = pcpu_alloc(pcpu_unit_size(), 8);
+		if (!p[n])
+			break;
+	}
+	CHECK(n < 64);
+	CHECK_EQ(errno, ENOMEM);
+	pcpu_verify_all();
+	CHECK(setrlimit(RLIMIT_AS, &old) == 0);
+	p[n] = pcpu_alloc(pcpu_unit_size(), 8);
+	CHECK(p[n] != NULL);
+	printf("%d chunk-sized allocations under the limit, then ENOMEM, then "
+	       "success once raised\n",
+	       n);
+}
+
+static const struct test_case cases[] = {
+	{"fault_injection_sweep", t_fault_injection_sweep},
+	{"rlimit_as_enomem_then_recovers", t_rlimit_as_enomem_then_recovers},
+};
+
+TEST_MAIN(cases)
