@@ -9,7 +9,7 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
-.PHONY: all build release demo test bench clean deps format install
+.PHONY: all build release demo test test-asan bench clean deps format install
 
 all: build
 
@@ -35,6 +35,12 @@ demo: release
 
 test: build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS)
+
+# the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+test-asan: | deps
+	cmake -S . -B $(BUILD)/asan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DPCPU_SANITIZE=address,undefined
+	cmake --build $(BUILD)/asan -j $(JOBS)
+	cd $(BUILD)/asan && ctest --output-on-failure -j $(JOBS)
 
 bench: release
 	@command -v gnuplot >/dev/null 2>&1 || { echo "installing gnuplot-nox for the plots"; \

@@ -894,14 +894,27 @@ struct pcpu_clean_ctx {
 
 static bool pcpu_mem_is_zero(const char *p, size_t len)
 {
-	const unsigned long *w = (const unsigned long *)p;
-	size_t i;
+	size_t i = 0;
+	uint32_t h;
+	uint64_t w;
 
-	/* areas are 4-byte granular; units are page aligned */
-	for (i = 0; i + sizeof(long) <= len; i += sizeof(long))
-		if (*w++)
+	/* areas are 4-byte granular: one 4-byte head, then whole words */
+	if (((uintptr_t)p & 7) && len >= 4) {
+		memcpy(&h, p, 4);
+		if (h)
 			return false;
-	return i == len || *(const uint32_t *)(p + i) == 0;
+		i = 4;
+	}
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (w)
+			return false;
+	}
+	if (i < len) {
+		memcpy(&h, p + i, 4);
+		return h == 0;
+	}
+	return true;
 }
 
 /* Clear the dirty bytes of the unit pages [start, end), which exist. */

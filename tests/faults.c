@@ -115,7 +115,7 @@ static void teardown_and_check_maps(int maps_before)
 	pcpu_balance();
 	pcpu_verify_all();
 	pcpu_test_reset();
-	CHECK_EQ(test_vma_count(), maps_before);
+	CHECK_MAPS_EQ(test_vma_count(), maps_before);
 }
 
 /* Every failure point of every kind of system call, three errnos. */
