@@ -9,7 +9,7 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
-.PHONY: all build release demo test test-asan bench clean deps format install
+.PHONY: all build release demo test test-asan fuzz bench clean deps format install
 
 all: build
 
@@ -41,6 +41,20 @@ test-asan: | deps
 	cmake -S . -B $(BUILD)/asan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DPCPU_SANITIZE=address,undefined
 	cmake --build $(BUILD)/asan -j $(JOBS)
 	cd $(BUILD)/asan && ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer (clang + Debian's libclang-rt-14-dev) over the allocator with
+# ASan+UBSan and the debug checks; FUZZ_SECONDS to run, corpus kept in
+# tests/fuzz_corpus (new inputs go to $(BUILD)/fuzz/corpus)
+FUZZ_SECONDS ?= 60
+CLANG ?= clang
+fuzz:
+	@command -v $(CLANG) >/dev/null 2>&1 && [ -n "$$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev; }
+	mkdir -p $(BUILD)/fuzz/corpus
+	$(CLANG) -g -O1 -DPCPU_DEBUG=1 -fsanitize=fuzzer,address,undefined \
+	  -Iinclude -Isrc tests/fuzz_alloc.c src/percpu.c src/percpu-vm.c src/percpu-stats.c \
+	  src/os-linux.c src/options.c src/ops.c src/counter.c src/ref.c -lpthread -o $(BUILD)/fuzz/fuzz_alloc
+	$(BUILD)/fuzz/fuzz_alloc -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus tests/fuzz_corpus
 
 bench: release
 	@command -v gnuplot >/dev/null 2>&1 || { echo "installing gnuplot-nox for the plots"; \
