@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "../tests/test.h"
 #include "percpu-internal.h"
 
 #define MAX_REPS 15
@@ -44,24 +45,8 @@ static FILE *dat_open(const char *name)
 static int reps = 5;
 static FILE *md, *csv;
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
+#define now_ns test_now_ns
+#define rnd test_rand
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -667,38 +652,11 @@ static void bench_alloc_pairs(void)
 
 /* ------------------------------------------------------------------ */
 
-static long kb(const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long v = 0;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':')
-			v = strtol(line + n + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return v;
-}
-
-static int vmas(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	int c, n = 0;
-
-	while (f && (c = fgetc(f)) != EOF)
-		n += c == '\n';
-	if (f)
-		fclose(f);
-	return n;
-}
-
 static void mem_row(const char *what, long rss0, long pte0, int vma0)
 {
-	struct stat3 r = {(double)(kb("VmRSS") - rss0) / 1024, 0, 0};
-	struct stat3 t = {(double)(kb("VmPTE") - pte0) / 1024, 0, 0};
-	struct stat3 v = {(double)(vmas() - vma0), 0, 0};
+	struct stat3 r = {(double)(test_status_kb("VmRSS") - rss0) / 1024, 0, 0};
+	struct stat3 t = {(double)(test_status_kb("VmPTE") - pte0) / 1024, 0, 0};
+	struct stat3 v = {(double)(test_vma_count() - vma0), 0, 0};
 	char w[160];
 
 	r.min = r.max = r.med;
@@ -724,9 +682,9 @@ static void bench_memory(void)
 	       "10^6 live 8-byte objects, 256 units, written through unit 0 "
 	       "only (growth over the start; page tables counted)");
 	start_allocator(256, 0);
-	rss0 = kb("VmRSS");
-	pte0 = kb("VmPTE");
-	vma0 = vmas();
+	rss0 = test_status_kb("VmRSS");
+	pte0 = test_status_kb("VmPTE");
+	vma0 = test_vma_count();
 	for (size_t i = 0; i < n; i++) {
 		p[i] = pcpu_alloc(8, 8);
 		*pcpu_ptr((uint64_t *)p[i], 0) = i;
@@ -738,9 +696,9 @@ static void bench_memory(void)
 	mem_row("pcpu, after free-all + pcpu_balance", rss0, pte0, vma0);
 	pcpu_test_reset();
 
-	rss0 = kb("VmRSS");
-	pte0 = kb("VmPTE");
-	vma0 = vmas();
+	rss0 = test_status_kb("VmRSS");
+	pte0 = test_status_kb("VmPTE");
+	vma0 = test_vma_count();
 	naive_cpus = 256;
 	for (size_t i = 0; i < n; i++) {
 		p[i] = naive_alloc(8); /* 256 x 64 B, zeroed */

@@ -17,14 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int test_failures;
-
 #define CHECK(cond)                                                            \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
 			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
 				__LINE__, #cond);                              \
-			test_failures++;                                       \
 			exit(1);                                               \
 		}                                                              \
 	} while (0)

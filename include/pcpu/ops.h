@@ -91,6 +91,20 @@ static inline int pcpu_cpu(void)
 }
 #endif
 
+/*
+ * The C side of every rseq operation: run the critical section (an asm
+ * goto whose labels are abort and slow), run it again after an abort, and
+ * return @slowcall when it left for the slow path.
+ */
+#define __PCPU_RSEQ_OP(result, slowcall, ...) \
+	retry:                                \
+	__VA_ARGS__;                          \
+	return (result);                      \
+	abort:                                \
+	goto retry;                           \
+	slow:                                 \
+	return (slowcall)
+
 #if defined(__x86_64__) && !defined(PCPU_OPS_GENERIC)
 #include "arch/x86_64.h"
 #elif defined(__aarch64__) && !defined(PCPU_OPS_GENERIC)

@@ -58,11 +58,11 @@
 	"cmp w10, w11\n\t"                   \
 	"b.hs %l[slow]\n\t"
 
-#define __PCPU_CS_BEGIN                     \
-	__PCPU_CS_ENTER                     \
-		"add x9, x10, #1\n\t"       \
-		"mul x9, x9, %[stride]\n\t" \
-		"add x9, x9, %[ptr]\n\t" __PCPU_INJECT_ASM __PCPU_RECHECK_ASM
+#define __PCPU_CS_BEGIN             \
+	__PCPU_CS_ENTER             \
+	"add x9, x10, #1\n\t"       \
+	"mul x9, x9, %[stride]\n\t" \
+	"add x9, x9, %[ptr]\n\t" __PCPU_INJECT_ASM __PCPU_RECHECK_ASM
 
 #define __PCPU_CS_END                             \
 	"2:\n\t"                                  \
@@ -88,97 +88,81 @@
 	static inline uint64_t __pcpu_write_##N(void *ptr, uint64_t v)         \
 	{                                                                      \
 		VT val = (T)v;                                                 \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(__PCPU_CS_BEGIN ST                   \
-					  " %" M "[v], [x9]\n\t" __PCPU_CS_END \
-					  :                                    \
-					  : __PCPU_CS_IN(0), [v] "r"(val)      \
-					  : __PCPU_CS_CLOBBER                  \
-					  : abort, slow);                      \
-		return 0;                                                      \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_WRITE, v, 0);              \
+		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_WRITE, v, 0),   \
+			       __asm__ __volatile__ goto(                      \
+				       __PCPU_CS_BEGIN ST                      \
+				       " %" M "[v], [x9]\n\t" __PCPU_CS_END    \
+				       :                                       \
+				       : __PCPU_CS_IN(0), [v] "r"(val)         \
+				       : __PCPU_CS_CLOBBER                     \
+				       : abort, slow));                        \
 	}                                                                      \
 	static inline uint64_t __pcpu_add_##N(void *ptr, uint64_t v)           \
 	{                                                                      \
 		VT val = (T)v;                                                 \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(__PCPU_CS_BEGIN LD                   \
-					  " " R ", [x9]\n\t"                   \
-					  "add " R ", " R ", %" M "[v]\n\t" ST \
-					  " " R ", [x9]\n\t" __PCPU_CS_END     \
-					  :                                    \
-					  : __PCPU_CS_IN(1), [v] "r"(val)      \
-					  : __PCPU_CS_CLOBBER                  \
-					  : abort, slow);                      \
-		return 0;                                                      \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0);                \
+		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0),     \
+			       __asm__ __volatile__ goto(                      \
+				       __PCPU_CS_BEGIN LD                      \
+				       " " R ", [x9]\n\t"                      \
+				       "add " R ", " R ", %" M "[v]\n\t" ST    \
+				       " " R ", [x9]\n\t" __PCPU_CS_END        \
+				       :                                       \
+				       : __PCPU_CS_IN(1), [v] "r"(val)         \
+				       : __PCPU_CS_CLOBBER                     \
+				       : abort, slow));                        \
 	}                                                                      \
 	static inline uint64_t __pcpu_add_return_##N(void *ptr, uint64_t v)    \
 	{                                                                      \
 		VT val = (T)v;                                                 \
 		T res;                                                         \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(                                     \
-			__PCPU_CS_BEGIN LD                                     \
-			" " R ", [x9]\n\t"                                     \
-			"add " R ", " R ", %" M "[v]\n\t" ST " " R             \
-			", %[res]\n\t" ST " " R ", [x9]\n\t" __PCPU_CS_END     \
-			:                                                      \
-			: __PCPU_CS_IN(2), [v] "r"(val), [res] "m"(res)        \
-			: __PCPU_CS_CLOBBER                                    \
-			: abort, slow);                                        \
-		return res;                                                    \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0);         \
+		__PCPU_RSEQ_OP(res,                                            \
+			       pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0), \
+			       __asm__ __volatile__ goto(                      \
+				       __PCPU_CS_BEGIN LD                      \
+				       " " R ", [x9]\n\t"                      \
+				       "add " R ", " R ", %" M "[v]\n\t" ST    \
+				       " " R ", %[res]\n\t" ST " " R           \
+				       ", [x9]\n\t" __PCPU_CS_END              \
+				       :                                       \
+				       : __PCPU_CS_IN(2), [v] "r"(val),        \
+					 [res] "m"(res)                        \
+				       : __PCPU_CS_CLOBBER                     \
+				       : abort, slow));                        \
 	}                                                                      \
 	static inline uint64_t __pcpu_xchg_##N(void *ptr, uint64_t v)          \
 	{                                                                      \
 		VT val = (T)v;                                                 \
 		T old;                                                         \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(                                     \
-			__PCPU_CS_BEGIN LD " " R ", [x9]\n\t" ST " " R         \
-					   ", %[old]\n\t" ST " %" M            \
-					   "[v], [x9]\n\t" __PCPU_CS_END       \
-			:                                                      \
-			: __PCPU_CS_IN(3), [v] "r"(val), [old] "m"(old)        \
-			: __PCPU_CS_CLOBBER                                    \
-			: abort, slow);                                        \
-		return old;                                                    \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0);               \
+		__PCPU_RSEQ_OP(old, pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0),  \
+			       __asm__ __volatile__ goto(                      \
+				       __PCPU_CS_BEGIN LD                      \
+				       " " R ", [x9]\n\t" ST " " R             \
+				       ", %[old]\n\t" ST " %" M                \
+				       "[v], [x9]\n\t" __PCPU_CS_END           \
+				       :                                       \
+				       : __PCPU_CS_IN(3), [v] "r"(val),        \
+					 [old] "m"(old)                        \
+				       : __PCPU_CS_CLOBBER                     \
+				       : abort, slow));                        \
 	}                                                                      \
 	static inline uint64_t __pcpu_cmpxchg_##N(void *ptr, uint64_t o,       \
 						  uint64_t v)                  \
 	{                                                                      \
 		VT val = (T)v, expect = (T)o;                                  \
 		T old;                                                         \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(                                     \
-			__PCPU_CS_BEGIN LD                                     \
-			" " R ", [x9]\n\t" ST " " R ", %[old]\n\t"             \
-			"cmp " R ", %" M "[expect]\n\t"                        \
-			"b.ne 2f\n\t" ST " %" M "[v], [x9]\n\t" __PCPU_CS_END  \
-			:                                                      \
-			: __PCPU_CS_IN(4), [v] "r"(val), [expect] "r"(expect), \
-			  [old] "m"(old)                                       \
-			: __PCPU_CS_CLOBBER                                    \
-			: abort, slow);                                        \
-		return old;                                                    \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_CMPXCHG, v, o);            \
+		__PCPU_RSEQ_OP(                                                \
+			old, pcpu_op_slow(ptr, N, PCPU_OP_CMPXCHG, v, o),      \
+			__asm__ __volatile__ goto(                             \
+				__PCPU_CS_BEGIN LD                             \
+				" " R ", [x9]\n\t" ST " " R ", %[old]\n\t"     \
+				"cmp " R ", %" M "[expect]\n\t"                \
+				"b.ne 2f\n\t" ST " %" M                        \
+				"[v], [x9]\n\t" __PCPU_CS_END                  \
+				:                                              \
+				: __PCPU_CS_IN(4), [v] "r"(val),               \
+				  [expect] "r"(expect), [old] "m"(old)         \
+				: __PCPU_CS_CLOBBER                            \
+				: abort, slow));                               \
 	}
 
 __PCPU_A64_OPS(1, uint8_t, "ldrb", "strb", "w12", uint32_t, "w")
@@ -191,28 +175,24 @@ __PCPU_A64_OPS(8, uint64_t, "ldr", "str", "x12", uint64_t, "x")
 static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
 				       uint64_t v)
 {
-retry:
-	__asm__ __volatile__ goto(
-		__PCPU_CS_ENTER "ldr x12, [%[word]]\n\t"
-				"tst x12, %[mask]\n\t"
-				"b.ne %l[slow]\n\t"
-				"add x9, x10, #1\n\t"
-				"mul x9, x9, %[stride]\n\t"
-				"add x9, x9, x12\n\t"
-				"ldr x12, [x9]\n\t"
-				"add x12, x12, %[v]\n\t"
-				"str x12, [x9]\n\t" __PCPU_CS_END
-		:
-		: [rs] "r"(pcpu_rseq_area()), [limit] "m"(pcpu_rseq_limit),
-		  [stride] "r"(pcpu_unit_stride), [word] "r"(word),
-		  [mask] "r"(mask), [v] "r"(v)
-		: __PCPU_CS_CLOBBER
-		: abort, slow);
-	return true;
-abort:
-	goto retry;
-slow:
-	return false;
+	__PCPU_RSEQ_OP(true, false,
+		       __asm__ __volatile__ goto(
+			       __PCPU_CS_ENTER "ldr x12, [%[word]]\n\t"
+					       "tst x12, %[mask]\n\t"
+					       "b.ne %l[slow]\n\t"
+					       "add x9, x10, #1\n\t"
+					       "mul x9, x9, %[stride]\n\t"
+					       "add x9, x9, x12\n\t"
+					       "ldr x12, [x9]\n\t"
+					       "add x12, x12, %[v]\n\t"
+					       "str x12, [x9]\n\t" __PCPU_CS_END
+			       :
+			       : [rs] "r"(pcpu_rseq_area()),
+				 [limit] "m"(pcpu_rseq_limit),
+				 [stride] "r"(pcpu_unit_stride),
+				 [word] "r"(word), [mask] "r"(mask), [v] "r"(v)
+			       : __PCPU_CS_CLOBBER
+			       : abort, slow));
 }
 
 #endif /* PCPU_ARCH_AARCH64_H */

@@ -68,11 +68,11 @@
 	"cmpl %[limit], %%edx\n\t"           \
 	"jae %l[slow]\n\t"
 
-#define __PCPU_CS_BEGIN                      \
-	__PCPU_CS_ENTER                      \
-		"leaq 1(%%rdx), %%rax\n\t"   \
-		"imulq %[stride], %%rax\n\t" \
-		"addq %[ptr], %%rax\n\t" __PCPU_INJECT_ASM __PCPU_RECHECK_ASM
+#define __PCPU_CS_BEGIN              \
+	__PCPU_CS_ENTER              \
+	"leaq 1(%%rdx), %%rax\n\t"   \
+	"imulq %[stride], %%rax\n\t" \
+	"addq %[ptr], %%rax\n\t" __PCPU_INJECT_ASM __PCPU_RECHECK_ASM
 
 #define __PCPU_CS_END                             \
 	"2:\n\t"                                  \
@@ -97,102 +97,84 @@
  * with register outputs has no defined value on its abort edge, and some
  * compilers mishandle that.
  */
-#define __PCPU_X86_OPS(N, T, S, R)                                             \
-	static inline uint64_t __pcpu_write_##N(void *ptr, uint64_t v)         \
-	{                                                                      \
-		T val = (T)v;                                                  \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(__PCPU_CS_BEGIN                      \
-					  "mov" S                              \
-					  " %[v], (%%rax)\n\t" __PCPU_CS_END   \
-					  :                                    \
-					  : __PCPU_CS_IN(0), [v] "r"(val)      \
-					  : __PCPU_CS_CLOBBER                  \
-					  : abort, slow);                      \
-		return 0;                                                      \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_WRITE, v, 0);              \
-	}                                                                      \
-	static inline uint64_t __pcpu_add_##N(void *ptr, uint64_t v)           \
-	{                                                                      \
-		T val = (T)v;                                                  \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(__PCPU_CS_BEGIN                      \
-					  "add" S                              \
-					  " %[v], (%%rax)\n\t" __PCPU_CS_END   \
-					  :                                    \
-					  : __PCPU_CS_IN(1), [v] "r"(val)      \
-					  : __PCPU_CS_CLOBBER                  \
-					  : abort, slow);                      \
-		return 0;                                                      \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0);                \
-	}                                                                      \
-	static inline uint64_t __pcpu_add_return_##N(void *ptr, uint64_t v)    \
-	{                                                                      \
-		T val = (T)v, res;                                             \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(                                     \
-			__PCPU_CS_BEGIN "mov" S " (%%rax), %%" R "\n\t"        \
-					"add" S " %[v], %%" R "\n\t"           \
-					"mov" S " %%" R ", %[res]\n\t"         \
-					"mov" S " %%" R                        \
-					", (%%rax)\n\t" __PCPU_CS_END          \
-			:                                                      \
-			: __PCPU_CS_IN(2), [v] "r"(val), [res] "m"(res)        \
-			: __PCPU_CS_CLOBBER                                    \
-			: abort, slow);                                        \
-		return res;                                                    \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0);         \
-	}                                                                      \
-	static inline uint64_t __pcpu_xchg_##N(void *ptr, uint64_t v)          \
-	{                                                                      \
-		T val = (T)v, old;                                             \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(                                     \
-			__PCPU_CS_BEGIN "mov" S " (%%rax), %%" R "\n\t"        \
-					"mov" S " %%" R ", %[old]\n\t"         \
-					"mov" S                                \
-					" %[v], (%%rax)\n\t" __PCPU_CS_END     \
-			:                                                      \
-			: __PCPU_CS_IN(3), [v] "r"(val), [old] "m"(old)        \
-			: __PCPU_CS_CLOBBER                                    \
-			: abort, slow);                                        \
-		return old;                                                    \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0);               \
-	}                                                                      \
-	static inline uint64_t __pcpu_cmpxchg_##N(void *ptr, uint64_t o,       \
-						  uint64_t v)                  \
-	{                                                                      \
-		T val = (T)v, expect = (T)o, old;                              \
-	retry:                                                                 \
-		__asm__ __volatile__ goto(                                     \
-			__PCPU_CS_BEGIN "mov" S " (%%rax), %%" R "\n\t"        \
-					"mov" S " %%" R ", %[old]\n\t"         \
-					"cmp" S " %[expect], %%" R "\n\t"      \
-					"jne 2f\n\t"                           \
-					"mov" S                                \
-					" %[v], (%%rax)\n\t" __PCPU_CS_END     \
-			:                                                      \
-			: __PCPU_CS_IN(4), [v] "r"(val), [expect] "r"(expect), \
-			  [old] "m"(old)                                       \
-			: __PCPU_CS_CLOBBER                                    \
-			: abort, slow);                                        \
-		return old;                                                    \
-	abort:                                                                 \
-		goto retry;                                                    \
-	slow:                                                                  \
-		return pcpu_op_slow(ptr, N, PCPU_OP_CMPXCHG, v, o);            \
+#define __PCPU_X86_OPS(N, T, S, R)                                            \
+	static inline uint64_t __pcpu_write_##N(void *ptr, uint64_t v)        \
+	{                                                                     \
+		T val = (T)v;                                                 \
+		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_WRITE, v, 0),  \
+			       __asm__ __volatile__ goto(                     \
+				       __PCPU_CS_BEGIN                        \
+				       "mov" S                                \
+				       " %[v], (%%rax)\n\t" __PCPU_CS_END     \
+				       :                                      \
+				       : __PCPU_CS_IN(0), [v] "r"(val)        \
+				       : __PCPU_CS_CLOBBER                    \
+				       : abort, slow));                       \
+	}                                                                     \
+	static inline uint64_t __pcpu_add_##N(void *ptr, uint64_t v)          \
+	{                                                                     \
+		T val = (T)v;                                                 \
+		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0),    \
+			       __asm__ __volatile__ goto(                     \
+				       __PCPU_CS_BEGIN                        \
+				       "add" S                                \
+				       " %[v], (%%rax)\n\t" __PCPU_CS_END     \
+				       :                                      \
+				       : __PCPU_CS_IN(1), [v] "r"(val)        \
+				       : __PCPU_CS_CLOBBER                    \
+				       : abort, slow));                       \
+	}                                                                     \
+	static inline uint64_t __pcpu_add_return_##N(void *ptr, uint64_t v)   \
+	{                                                                     \
+		T val = (T)v, res;                                            \
+		__PCPU_RSEQ_OP(                                               \
+			res, pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0),  \
+			__asm__ __volatile__ goto(                            \
+				__PCPU_CS_BEGIN                               \
+				"mov" S " (%%rax), %%" R "\n\t"               \
+				"add" S " %[v], %%" R "\n\t"                  \
+				"mov" S " %%" R ", %[res]\n\t"                \
+				"mov" S " %%" R ", (%%rax)\n\t" __PCPU_CS_END \
+				:                                             \
+				: __PCPU_CS_IN(2), [v] "r"(val),              \
+				  [res] "m"(res)                              \
+				: __PCPU_CS_CLOBBER                           \
+				: abort, slow));                              \
+	}                                                                     \
+	static inline uint64_t __pcpu_xchg_##N(void *ptr, uint64_t v)         \
+	{                                                                     \
+		T val = (T)v, old;                                            \
+		__PCPU_RSEQ_OP(old, pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0), \
+			       __asm__ __volatile__ goto(                     \
+				       __PCPU_CS_BEGIN                        \
+				       "mov" S " (%%rax), %%" R "\n\t"        \
+				       "mov" S " %%" R ", %[old]\n\t"         \
+				       "mov" S                                \
+				       " %[v], (%%rax)\n\t" __PCPU_CS_END     \
+				       :                                      \
+				       : __PCPU_CS_IN(3), [v] "r"(val),       \
+					 [old] "m"(old)                       \
+				       : __PCPU_CS_CLOBBER                    \
+				       : abort, slow));                       \
+	}                                                                     \
+	static inline uint64_t __pcpu_cmpxchg_##N(void *ptr, uint64_t o,      \
+						  uint64_t v)                 \
+	{                                                                     \
+		T val = (T)v, expect = (T)o, old;                             \
+		__PCPU_RSEQ_OP(                                               \
+			old, pcpu_op_slow(ptr, N, PCPU_OP_CMPXCHG, v, o),     \
+			__asm__ __volatile__ goto(                            \
+				__PCPU_CS_BEGIN                               \
+				"mov" S " (%%rax), %%" R "\n\t"               \
+				"mov" S " %%" R ", %[old]\n\t"                \
+				"cmp" S " %[expect], %%" R "\n\t"             \
+				"jne 2f\n\t"                                  \
+				"mov" S " %[v], (%%rax)\n\t" __PCPU_CS_END    \
+				:                                             \
+				: __PCPU_CS_IN(4), [v] "r"(val),              \
+				  [expect] "r"(expect), [old] "m"(old)        \
+				: __PCPU_CS_CLOBBER                           \
+				: abort, slow));                              \
 	}
 
 __PCPU_X86_OPS(1, uint8_t, "b", "cl")
@@ -212,26 +194,23 @@ __PCPU_X86_OPS(8, uint64_t, "q", "rcx")
 static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
 				       uint64_t v)
 {
-retry:
-	__asm__ __volatile__ goto(
-		__PCPU_CS_ENTER "movq (%[word]), %%rcx\n\t"
-				"testq %[mask], %%rcx\n\t"
-				"jnz %l[slow]\n\t"
-				"leaq 1(%%rdx), %%rax\n\t"
-				"imulq %[stride], %%rax\n\t"
-				"addq %%rcx, %%rax\n\t" __PCPU_INJECT_ASM
-				"addq %[v], (%%rax)\n\t" __PCPU_CS_END
-		:
-		: [rs] "r"(__rseq_offset), [limit] "m"(pcpu_rseq_limit),
-		  [stride] "m"(pcpu_unit_stride), [word] "r"(word),
-		  [mask] "r"(mask), [v] "r"(v)__PCPU_INJECT_IN(5)
-		: __PCPU_CS_CLOBBER
-		: abort, slow);
-	return true;
-abort:
-	goto retry;
-slow:
-	return false;
+	__PCPU_RSEQ_OP(
+		true, false,
+		__asm__ __volatile__ goto(
+			__PCPU_CS_ENTER
+			"movq (%[word]), %%rcx\n\t"
+			"testq %[mask], %%rcx\n\t"
+			"jnz %l[slow]\n\t"
+			"leaq 1(%%rdx), %%rax\n\t"
+			"imulq %[stride], %%rax\n\t"
+			"addq %%rcx, %%rax\n\t" __PCPU_INJECT_ASM
+			"addq %[v], (%%rax)\n\t" __PCPU_CS_END
+			:
+			: [rs] "r"(__rseq_offset), [limit] "m"(pcpu_rseq_limit),
+			  [stride] "m"(pcpu_unit_stride), [word] "r"(word),
+			  [mask] "r"(mask), [v] "r"(v)__PCPU_INJECT_IN(5)
+			: __PCPU_CS_CLOBBER
+			: abort, slow));
 }
 
 #endif /* PCPU_ARCH_X86_64_H */
