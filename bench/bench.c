@@ -296,7 +296,6 @@ static void bench_random_pairs(void)
 static void bench_populate(void)
 {
 	int runs = quick ? 5 : 300;
-	double *v = malloc(sizeof(double) * runs);
 
 	header("populate",
 	       "pcpu_populate_chunk / pcpu_depopulate_chunk of one page "
@@ -343,7 +342,6 @@ static void bench_populate(void)
 		pcpu_destroy_chunk(c);
 		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
 	}
-	free(v);
 }
 
 /* ------------------------------------------------------------------

@@ -589,6 +589,9 @@ static void t_no_stale_data_after_reuse(void)
 	int i, round;
 
 	setup(4, 0, 0);
+	/* round 0: reuse in place (a chunk of dirty areas makes the next
+	 * allocation clean synchronously); round 1: after reclaim and chunk
+	 * destruction; round 2: again in place */
 	for (round = 0; round < 3; round++) {
 		for (i = 0; i < 512; i++) {
 			p[i] = pcpu_alloc(256, 8);
@@ -601,10 +604,6 @@ static void t_no_stale_data_after_reuse(void)
 		if (round == 1) {
 			pcpu_balance(); /* reclaim and destroy */
 			pcpu_balance();
-		}
-		if (round == 2) {
-			/* reuse in place: no balance, a full chunk of dirty
-			 * areas makes the allocation clean synchronously */
 		}
 	}
 	for (i = 0; i < 512; i++) {
