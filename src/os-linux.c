@@ -608,6 +608,21 @@ static int os_scan_ioctl(char *addr, size_t len, pcpu_os_present_fn fn,
 	}
 }
 
+/* The scan behind both entry points; @kind is counted for injection. */
+static int os_scan(enum pcpu_os_call kind, char *addr, size_t len,
+		   pcpu_os_present_fn fn, void *arg)
+{
+	int ret = os_inject(kind);
+
+	if (ret)
+		return ret;
+	if (!os_aligned(addr, len))
+		return -EINVAL;
+	if (os_caps.pagemap_scan)
+		return os_scan_ioctl(addr, len, fn, arg);
+	return os_scan_pagemap_read(addr, len, fn, arg);
+}
+
 /**
  * pcpu_os_scan_present - which pages of a range exist
  * @addr: start
@@ -621,18 +636,27 @@ static int os_scan_ioctl(char *addr, size_t len, pcpu_os_present_fn fn,
  * an untouched one).  Guard regions, which the kernel reports as swapped
  * entries, are left out.  Nothing is faulted in.
  *
+ * Context: any.
  * Return: 0, or a negative errno.
  */
 int pcpu_os_scan_present(char *addr, size_t len, pcpu_os_present_fn fn,
 			 void *arg)
 {
-	int ret = os_inject(PCPU_OS_SCAN);
+	return os_scan(PCPU_OS_SCAN, addr, len, fn, arg);
+}
 
-	if (ret)
-		return ret;
-	if (!os_aligned(addr, len))
-		return -EINVAL;
-	if (os_caps.pagemap_scan)
-		return os_scan_ioctl(addr, len, fn, arg);
-	return os_scan_pagemap_read(addr, len, fn, arg);
+/**
+ * pcpu_os_scan_for_checker - pcpu_os_scan_present() for sanitize.c
+ * @addr: page-aligned start
+ * @len: page-aligned length
+ * @fn: called once per run of pages that exist
+ * @arg: passed to @fn
+ *
+ * Context: any.
+ * Return: 0 or a negative errno.
+ */
+int pcpu_os_scan_for_checker(char *addr, size_t len, pcpu_os_present_fn fn,
+			     void *arg)
+{
+	return os_scan(PCPU_OS_SAN_SCAN, addr, len, fn, arg);
 }

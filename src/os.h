@@ -26,6 +26,7 @@ enum pcpu_os_call {
 	PCPU_OS_NOHUGEPAGE, /* pcpu_os_nohugepage() */
 	PCPU_OS_BIND, /* pcpu_os_bind() */
 	PCPU_OS_SCAN, /* pcpu_os_scan_present() */
+	PCPU_OS_SAN_SCAN, /* pcpu_os_scan_for_checker() */
 	PCPU_OS_NR_CALLS,
 };
 
@@ -70,6 +71,11 @@ int pcpu_os_cpu_to_node(unsigned int cpu);
 typedef void (*pcpu_os_present_fn)(char *start, char *end, void *arg);
 int pcpu_os_scan_present(char *addr, size_t len, pcpu_os_present_fn fn,
 			 void *arg);
+/* The same, for the memory-checker hooks of sanitize.c: counted apart, so
+ * that fault injection into the allocator's own scans is unaffected by
+ * whether a checker is built in. */
+int pcpu_os_scan_for_checker(char *addr, size_t len, pcpu_os_present_fn fn,
+			     void *arg);
 
 /* Test-only: make system call number @nth (1-based, counted from now) of
  * kind @call fail with -@err before it reaches the kernel; @nth == 0

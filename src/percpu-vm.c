@@ -24,6 +24,7 @@
 #include <stdlib.h>
 
 #include "percpu-internal.h"
+#include "sanitize.h"
 #include "trace.h"
 
 static int pcpu_page_idx(unsigned int unit, int page)
@@ -300,6 +301,11 @@ void pcpu_depopulate_chunk(struct pcpu_chunk *chunk, int page_start,
 {
 	void **pages = pcpu_get_pages();
 
+	if (pcpu_san_active())
+		pcpu_san_forget(chunk->base_addr + ((size_t)page_start
+						    << pcpu_g.page_shift),
+				(size_t)(page_end - page_start)
+					<< pcpu_g.page_shift);
 	pcpu_pre_unmap_flush(chunk, page_start, page_end);
 	pcpu_unmap_pages(chunk, pages, page_start, page_end);
 	pcpu_free_pages(chunk, pages, page_start, page_end);
@@ -393,6 +399,8 @@ fail_free:
 void pcpu_destroy_chunk(struct pcpu_chunk *chunk)
 {
 	pcpu_trace1(percpu_destroy_chunk, chunk->base_addr);
+	if (chunk->base_addr && pcpu_san_active())
+		pcpu_san_forget(chunk->base_addr, pcpu_g.unit_size);
 	if (chunk->base_addr)
 		(void)pcpu_os_release(chunk->base_addr, pcpu_g.chunk_size);
 	pcpu_free_chunk(chunk);

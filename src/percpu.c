@@ -38,6 +38,7 @@
 #include <pcpu/ops.h>
 
 #include "percpu-internal.h"
+#include "sanitize.h"
 #include "trace.h"
 
 struct pcpu_global pcpu_g = {
@@ -942,8 +943,12 @@ static void pcpu_clean_present(char *start, char *end, void *arg)
 			/* never write a page that already reads zero: on
 			 * kernels with a shared zero page that write would
 			 * allocate it */
+			if (pcpu_san_active())
+				pcpu_san_open(p, len);
 			if (!pcpu_mem_is_zero(p, len))
 				memset(p, 0, len);
+			if (pcpu_san_active())
+				pcpu_san_close(p, len);
 		}
 	}
 }
@@ -1332,9 +1337,16 @@ static void pcpu_atfork_parent(void)
 	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
 }
 
-/* The child has one thread: reset the locks and restart balance lazily. */
+/*
+ * The child has one thread: reset the locks, and start a balance thread if
+ * the parent had one, since pcpu_free() and pcpu_alloc_nowait() count on
+ * it and cannot start it themselves (no system call).  posix_spawn() and
+ * vfork() run no fork handlers, so spawning programs pays nothing.
+ */
 static void pcpu_atfork_child(void)
 {
+	bool had_balance_thread = pcpu_g.balance_running;
+
 	if (!pcpu_g.initialized)
 		return;
 	pcpu_spin_unlock(&pcpu_g.lock);
@@ -1344,6 +1356,11 @@ static void pcpu_atfork_child(void)
 	pcpu_g.balance_running = false;
 	pcpu_g.balance_stop = false;
 	pcpu_os_after_fork_child();
+	if (had_balance_thread) {
+		pthread_mutex_lock(&pcpu_g.balance_lock);
+		pcpu_balance_start();
+		pthread_mutex_unlock(&pcpu_g.balance_lock);
+	}
 }
 
 static void pcpu_exit_stats(void)
@@ -1387,6 +1404,7 @@ static int pcpu_setup(const struct pcpu_config *cfg)
 	ret = pcpu_os_init(&pcpu_g.caps);
 	if (ret)
 		return ret;
+	pcpu_san_init();
 	pcpu_g.page_size = pcpu_g.caps.page_size;
 	pcpu_g.page_shift = __builtin_ctzl(pcpu_g.page_size);
 	ret = pcpu_options_load(cfg, &pcpu_g);
@@ -1612,6 +1630,18 @@ static void pcpu_alloc_undo(struct pcpu_chunk *chunk, int off, int bits,
 		pcpu_destroy_chunk(created);
 }
 
+/* The area at @off of @chunk is the caller's now: its per-CPU pointer. */
+static void *pcpu_alloc_done(struct pcpu_chunk *chunk, int off, size_t size,
+			     bool nowait)
+{
+	char *ptr = chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
+
+	pcpu_trace4(percpu_alloc_percpu, ptr, size, chunk->base_addr, off);
+	if (pcpu_san_active())
+		pcpu_san_alloc(ptr, size, nowait);
+	return ptr;
+}
+
 static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 {
 	struct pcpu_chunk *chunk, *created = NULL;
@@ -1676,10 +1706,7 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 			pcpu_balance_kick();
 		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
 	}
-	pcpu_trace4(percpu_alloc_percpu,
-		    chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT),
-		    size, chunk->base_addr, off);
-	return chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
+	return pcpu_alloc_done(chunk, off, size, nowait);
 
 found:
 	pcpu_stats_area_alloc(chunk, size);
@@ -1687,10 +1714,7 @@ found:
 	if (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
 		__atomic_store_n(&pcpu_g.balance_pending, 1, __ATOMIC_RELAXED);
 	pcpu_spin_unlock(&pcpu_g.lock);
-	pcpu_trace4(percpu_alloc_percpu,
-		    chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT),
-		    size, chunk->base_addr, off);
-	return chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
+	return pcpu_alloc_done(chunk, off, size, nowait);
 
 fail:
 	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
@@ -1770,7 +1794,9 @@ pcpu_bad_free(const void *ptr, const char *what)
  * @ptr: a per-CPU pointer from pcpu_alloc(), or NULL (no-op)
  *
  * No system call: the area is marked dirty and becomes reusable once the
- * cleaner has zeroed it in every unit page that exists.  A pointer that is
+ * cleaner has zeroed it in every unit page that exists.  (In a build with
+ * AddressSanitizer, the area is poisoned in the units whose pages exist,
+ * which one PAGEMAP_SCAN says; under valgrind, in every unit.)  A pointer that is
  * not the start of a live allocation (foreign, interior, already freed) is
  * reported on stderr and the process aborts, like glibc's free().
  *
@@ -1811,6 +1837,8 @@ void pcpu_free(void *ptr)
 	bits = find_next_bit(chunk->bound_map, pcpu_g.unit_map_bits + 1,
 			     bit + 1) -
 	       bit;
+	if (pcpu_san_active())
+		pcpu_san_free(p, (size_t)bits * PCPU_MIN_ALLOC_SIZE);
 	bitmap_set(chunk->dirty_map, bit, bits);
 	chunk->dirty_bytes += bits * PCPU_MIN_ALLOC_SIZE;
 	pcpu_g.dirty_bytes += (size_t)bits * PCPU_MIN_ALLOC_SIZE;

@@ -74,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		case 1: /* alloc_nowait */
 			if (s->p)
 				break;
-			s->size = 1 + (size_t)arg * (arg % 3 == 0 ? 61 : 3);
+			/* mostly small objects, one in eight up to a unit */
+			s->size = 1 + (size_t)arg * (arg % 8 == 0 ? 61 : 3);
 			if (s->size > pcpu_unit_size())
 				s->size = pcpu_unit_size();
 			errno = 0;
