@@ -24,7 +24,8 @@
 struct slot {
 	unsigned char *p;
 	size_t size;
-	unsigned char fill[UNITS]; /* byte every unit holds (0 if never written) */
+	unsigned char
+		fill[UNITS]; /* byte every unit holds (0 if never written) */
 };
 
 static struct slot slots[SLOTS];
@@ -62,16 +63,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return pcpu_init(&cfg);
 }
 
+enum { ALLOC, NOWAIT, FREE, WRITE, VERIFY, BALANCE };
+
+/* An op byte's meaning: balancing (system calls, a check of every chunk)
+ * is the slow one, so one code in sixteen. */
+static const unsigned char op_of[16] = {
+	ALLOC, ALLOC, ALLOC, ALLOC, NOWAIT, NOWAIT, FREE,   FREE,
+	FREE,  FREE,  WRITE, WRITE, WRITE,  VERIFY, VERIFY, BALANCE};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	for (size_t pos = 0; pos + 3 <= len; pos += 3) {
-		int op = data[pos] % 6, i = data[pos + 1] % SLOTS;
+		int op = op_of[data[pos] % 16], i = data[pos + 1] % SLOTS;
 		uint8_t arg = data[pos + 2];
 		struct slot *s = &slots[i];
 
 		switch (op) {
-		case 0: /* alloc */
-		case 1: /* alloc_nowait */
+		case ALLOC:
+		case NOWAIT:
 			if (s->p)
 				break;
 			/* mostly small objects, one in eight up to a unit */
@@ -79,26 +88,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			if (s->size > pcpu_unit_size())
 				s->size = pcpu_unit_size();
 			errno = 0;
-			s->p = op ? pcpu_alloc_nowait(s->size, (size_t)1 << (arg % 13))
-				  : pcpu_alloc(s->size, (size_t)1 << (arg % 13));
+			s->p = op == NOWAIT
+				       ? pcpu_alloc_nowait(
+						 s->size,
+						 (size_t)1 << (arg % 13))
+				       : pcpu_alloc(s->size,
+						    (size_t)1 << (arg % 13));
 			if (!s->p) {
-				if (errno != (op ? EAGAIN : ENOMEM))
-					die("allocation failed with a wrong errno", i);
+				if (errno != (op == NOWAIT ? EAGAIN : ENOMEM))
+					die("allocation failed with a wrong "
+					    "errno",
+					    i);
 				break;
 			}
-			if ((uintptr_t)s->p & (((uintptr_t)1 << (arg % 13)) - 1))
+			if ((uintptr_t)s->p &
+			    (((uintptr_t)1 << (arg % 13)) - 1))
 				die("misaligned allocation", i);
 			memset(s->fill, 0, sizeof(s->fill));
 			verify(i); /* zero in every unit */
 			break;
-		case 2: /* free */
+		case FREE:
 			if (s->p) {
 				verify(i);
 				pcpu_free(s->p);
 				s->p = NULL;
 			}
 			break;
-		case 3: /* write a pattern through pcpu_ptr */
+		case WRITE: /* a pattern through pcpu_ptr */
 			if (s->p) {
 				unsigned int u = arg % UNITS;
 
@@ -106,11 +122,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 				memset(pcpu_ptr(s->p, u), s->fill[u], s->size);
 			}
 			break;
-		case 4:
+		case VERIFY:
 			if (s->p)
 				verify(i);
 			break;
-		default:
+		case BALANCE:
 			pcpu_balance();
 			break;
 		}
