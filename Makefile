@@ -9,7 +9,7 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
-.PHONY: all build release demo test test-asan fuzz bench clean deps format install
+.PHONY: all build release demo test test-asan test-tsan test-valgrind fuzz bench clean deps format install
 
 all: build
 
@@ -34,7 +34,22 @@ demo: release
 	$(RELEASE)/examples/pcpu-demo
 
 test: build
-	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS)
+	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) -LE memcheck
+
+# the unit tests under valgrind's memcheck (the no-rseq fallback runs there)
+test-valgrind: build
+	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; \
+	  cmake -S . -B $(DEBUG); }
+	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) -L memcheck
+
+# the whole suite under ThreadSanitizer.  die_after_fork=0: a child forked
+# from a process with a balance thread starts its own (fork_while_busy),
+# which glibc supports and TSan cannot model.
+test-tsan: | deps
+	cmake -S . -B $(BUILD)/tsan $(GEN) -DCMAKE_BUILD_TYPE=Debug -DPCPU_SANITIZE=thread
+	cmake --build $(BUILD)/tsan -j $(JOBS)
+	cd $(BUILD)/tsan && TSAN_OPTIONS="die_after_fork=0 $$TSAN_OPTIONS" ctest --output-on-failure -j $(JOBS)
 
 # the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 test-asan: | deps

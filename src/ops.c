@@ -139,7 +139,7 @@ uint64_t pcpu_op_slow(void *ptr, unsigned int size, int op, uint64_t v,
 		T *q = p, e = (T)old;                                          \
 		switch (op) {                                                  \
 		case PCPU_OP_WRITE:                                            \
-			__atomic_store_n(q, (T)v, __ATOMIC_RELAXED);           \
+			__atomic_store_n(q, (T)v, __ATOMIC_RELEASE);           \
 			return 0;                                              \
 		case PCPU_OP_ADD:                                              \
 			__atomic_fetch_add(q, (T)v, __ATOMIC_RELAXED);         \
@@ -147,11 +147,11 @@ uint64_t pcpu_op_slow(void *ptr, unsigned int size, int op, uint64_t v,
 		case PCPU_OP_ADD_RETURN:                                       \
 			return __atomic_add_fetch(q, (T)v, __ATOMIC_RELAXED);  \
 		case PCPU_OP_XCHG:                                             \
-			return __atomic_exchange_n(q, (T)v, __ATOMIC_RELAXED); \
+			return __atomic_exchange_n(q, (T)v, __ATOMIC_ACQ_REL); \
 		default:                                                       \
 			__atomic_compare_exchange_n(q, &e, (T)v, false,        \
-						    __ATOMIC_RELAXED,          \
-						    __ATOMIC_RELAXED);         \
+						    __ATOMIC_ACQ_REL,          \
+						    __ATOMIC_ACQUIRE);         \
 			return e;                                              \
 		}                                                              \
 	} while (0)

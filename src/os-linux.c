@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "os.h"
+#include "sanitize.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -599,6 +600,10 @@ static int os_scan_ioctl(char *addr, size_t len, pcpu_os_present_fn fn,
 
 		if (n < 0)
 			return -errno;
+		if (pcpu_san_active()) {
+			pcpu_san_kernel_wrote(reg, (size_t)n * sizeof(reg[0]));
+			pcpu_san_kernel_wrote(&a, sizeof(a));
+		}
 		for (i = 0; i < n; i++)
 			fn((char *)(uintptr_t)reg[i].start,
 			   (char *)(uintptr_t)reg[i].end, arg);

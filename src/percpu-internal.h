@@ -28,6 +28,12 @@
 #define PCPU_MAX_UNIT_SIZE (1UL << 30)
 #define PCPU_MAX_UNITS 65536
 
+/* Fields written under pcpu_g.lock and read without it, for heuristics
+ * only, go through these (relaxed atomics: plain moves on x86-64, and no
+ * data race for ThreadSanitizer or the compiler). */
+#define READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

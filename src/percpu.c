@@ -673,7 +673,9 @@ static int pcpu_alloc_area(struct pcpu_chunk *chunk, int alloc_bits, int align,
 		bitmap_clear(chunk->bound_map, off + 1, alloc_bits - 1);
 	set_bit(off + alloc_bits, chunk->bound_map);
 	chunk->free_bytes -= alloc_bits * PCPU_MIN_ALLOC_SIZE;
-	pcpu_g.used_bytes += (size_t)alloc_bits * PCPU_MIN_ALLOC_SIZE;
+	WRITE_ONCE(pcpu_g.used_bytes,
+		   pcpu_g.used_bytes +
+			   (size_t)alloc_bits * PCPU_MIN_ALLOC_SIZE);
 	pcpu_block_update_hint_alloc(chunk, off, alloc_bits);
 	return off;
 }
@@ -688,7 +690,8 @@ static void pcpu_free_area(struct pcpu_chunk *chunk, int bit_off, int bits)
 {
 	bitmap_clear(chunk->alloc_map, bit_off, bits);
 	chunk->free_bytes += bits * PCPU_MIN_ALLOC_SIZE;
-	pcpu_g.used_bytes -= (size_t)bits * PCPU_MIN_ALLOC_SIZE;
+	WRITE_ONCE(pcpu_g.used_bytes,
+		   pcpu_g.used_bytes - (size_t)bits * PCPU_MIN_ALLOC_SIZE);
 	pcpu_block_update_hint_free(chunk, bit_off, bits);
 }
 
@@ -992,8 +995,8 @@ static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 		pcpu_free_area(chunk, rs, re - rs);
 		freed += (re - rs) * PCPU_MIN_ALLOC_SIZE;
 	}
-	chunk->dirty_bytes -= freed;
-	pcpu_g.dirty_bytes -= (size_t)freed;
+	WRITE_ONCE(chunk->dirty_bytes, chunk->dirty_bytes - freed);
+	WRITE_ONCE(pcpu_g.dirty_bytes, pcpu_g.dirty_bytes - (size_t)freed);
 	if (chunk->free_bytes == (int)pcpu_g.unit_size) {
 		/* a wholly free chunk goes to the free slot, even from
 		 * reclaim: a second one there is surplus, which the balance
@@ -1020,29 +1023,28 @@ static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
  * pcpu_clean_all - clean every chunk with dirty areas.
  *
  * Context: pcpu_g.alloc_mutex (chunks cannot come or go meanwhile).
- * Return: bytes made free.
  */
-static size_t pcpu_clean_all(void)
+static void pcpu_clean_all(void)
 {
-	size_t i, before = pcpu_g.dirty_bytes;
+	size_t i;
 
-	if (!before)
-		return 0;
+	if (!READ_ONCE(pcpu_g.dirty_bytes))
+		return;
 	for (i = 0; i < pcpu_g.lookup_cap; i++) {
 		struct pcpu_chunk *c = pcpu_g.lookup[i];
 
-		if (c && __atomic_load_n(&c->dirty_bytes, __ATOMIC_RELAXED))
+		if (c && READ_ONCE(c->dirty_bytes))
 			(void)pcpu_clean_chunk(c);
 	}
-	return before - pcpu_g.dirty_bytes;
 }
 
 /* Cleaning beats a new chunk once enough is dirty to pay for the scan. */
 static bool pcpu_clean_worthwhile(void)
 {
-	size_t dirty = pcpu_g.dirty_bytes;
+	size_t dirty = READ_ONCE(pcpu_g.dirty_bytes);
 
-	return dirty >= pcpu_g.unit_size && dirty >= pcpu_g.used_bytes / 8;
+	return dirty >= pcpu_g.unit_size &&
+	       dirty >= READ_ONCE(pcpu_g.used_bytes) / 8;
 }
 
 /* ---------------------------------------------------------------------
@@ -1222,7 +1224,7 @@ void pcpu_balance_workfn(void)
 	pcpu_reclaim_populated();
 	pcpu_balance_populated();
 	pcpu_balance_free(true);
-	pcpu_g.balance_runs++;
+	WRITE_ONCE(pcpu_g.balance_runs, pcpu_g.balance_runs + 1);
 #ifdef PCPU_DEBUG
 	pcpu_verify_all();
 #endif
@@ -1796,8 +1798,8 @@ pcpu_bad_free(const void *ptr, const char *what)
  * No system call: the area is marked dirty and becomes reusable once the
  * cleaner has zeroed it in every unit page that exists.  (In a build with
  * AddressSanitizer, the area is poisoned in the units whose pages exist,
- * which one PAGEMAP_SCAN says; under valgrind, in every unit.)  A pointer that is
- * not the start of a live allocation (foreign, interior, already freed) is
+ * which one PAGEMAP_SCAN says; under valgrind, in every unit.)  A pointer that
+ * is not the start of a live allocation (foreign, interior, already freed) is
  * reported on stderr and the process aborts, like glibc's free().
  *
  * Context: takes pcpu_g.lock.
@@ -1840,8 +1842,10 @@ void pcpu_free(void *ptr)
 	if (pcpu_san_active())
 		pcpu_san_free(p, (size_t)bits * PCPU_MIN_ALLOC_SIZE);
 	bitmap_set(chunk->dirty_map, bit, bits);
-	chunk->dirty_bytes += bits * PCPU_MIN_ALLOC_SIZE;
-	pcpu_g.dirty_bytes += (size_t)bits * PCPU_MIN_ALLOC_SIZE;
+	WRITE_ONCE(chunk->dirty_bytes,
+		   chunk->dirty_bytes + bits * PCPU_MIN_ALLOC_SIZE);
+	WRITE_ONCE(pcpu_g.dirty_bytes,
+		   pcpu_g.dirty_bytes + (size_t)bits * PCPU_MIN_ALLOC_SIZE);
 	pcpu_stats_area_dealloc(chunk);
 	pcpu_trace3(percpu_free_percpu, chunk->base_addr, off, ptr);
 	PCPU_VERIFY(chunk, bit, bit + bits);

@@ -126,7 +126,7 @@ static void pcpu_ref_sum_unit(unsigned int unit, void *arg)
 {
 	int64_t **acc = arg;
 
-	acc[1][0] += *pcpu_ptr(acc[0], unit);
+	acc[1][0] += __atomic_load_n(pcpu_ptr(acc[0], unit), __ATOMIC_RELAXED);
 }
 
 /* Per-CPU -> atomic.  Context: ref->lock. */
@@ -180,7 +180,7 @@ void pcpu_ref_switch_to_atomic_sync(struct pcpu_ref *ref)
 
 static void pcpu_ref_zero_unit(unsigned int unit, void *arg)
 {
-	*pcpu_ptr((int64_t *)arg, unit) = 0;
+	__atomic_store_n(pcpu_ptr((int64_t *)arg, unit), 0, __ATOMIC_RELAXED);
 }
 
 /* Atomic -> per-CPU, unless dead.  Context: ref->lock. */

@@ -46,5 +46,6 @@ void pcpu_san_free(char *ptr, size_t size);
 void pcpu_san_forget(char *ptr, size_t size);
 void pcpu_san_open(char *addr, size_t len);
 void pcpu_san_close(char *addr, size_t len);
+void pcpu_san_kernel_wrote(void *addr, size_t len);
 
 #endif /* PCPU_SANITIZE_H */

@@ -20,9 +20,8 @@
 #include "percpu-internal.h"
 #include "sanitize.h"
 
-#if defined(__has_include) && __has_include(<valgrind/memcheck.h>)
+#ifdef TEST_HAVE_VALGRIND
 #include <valgrind/memcheck.h>
-#define TEST_HAVE_VALGRIND 1
 #endif
 
 static void setup(unsigned int nr_units, int strict, int balance)
@@ -193,7 +192,7 @@ static void t_model_random_operations(void)
 
 	for (size_t i = 0; i < 4; i++) {
 		setup(i % 2 ? 3 : 2, (int)(i % 2), 0);
-		model_run(seeds[i], 300000, pcpu_nr_units());
+		model_run(seeds[i], test_scaled(300000), pcpu_nr_units());
 		printf("seed %#llx: %llu allocations, %u max chunks\n",
 		       (unsigned long long)seeds[i],
 		       (unsigned long long)pcpu_g.stats.nr_alloc,
@@ -231,10 +230,11 @@ static void t_rss_proportional_to_used_cpus(void)
 	       "after free+balance %ld KiB (+%ld); chunks max %u\n",
 	       start, full, full - start, end, end - start,
 	       pcpu_g.stats.nr_max_chunks);
-	CHECK(full - start <= 12 * 1024);
+	CHECK_RSS(full - start <= 12 * 1024);
 	/* ASan keeps the shadow it wrote to poison the freed objects: an
 	 * eighth of the memory they were in */
-	CHECK(end - start <= 2 * 1024 + (PCPU_ASAN ? (full - start) / 8 : 0));
+	CHECK_RSS(end - start <=
+		  2 * 1024 + (PCPU_ASAN ? (full - start) / 8 : 0));
 	free(p);
 }
 
@@ -256,7 +256,9 @@ static void t_ten_million_objects(void)
 	printf("10^7 x 64 B at 256 units: %u chunks, %d VMAs, RSS+PTE %ld "
 	       "KiB\n",
 	       pcpu_g.stats.nr_chunks, vmas, test_rss_kb());
-	CHECK(vmas <= 2 * (int)pcpu_g.stats.nr_chunks + 64);
+	/* TSan maps shadow beside each of our mappings: checked elsewhere */
+	if (TEST_RSS_MEANINGFUL)
+		CHECK(vmas <= 2 * (int)pcpu_g.stats.nr_chunks + 64);
 	*pcpu_ptr((uint64_t *)p[n - 1], 255) = 7;
 	for (i = 0; i < n; i++)
 		pcpu_free(p[i]);
@@ -525,7 +527,7 @@ static void t_concurrent_alloc_free_with_balancer(void)
 
 	setup(8, 1, 1);
 	for (int i = 0; i < 4; i++) {
-		w[i] = (struct worker){i, 100000, 8};
+		w[i] = (struct worker){i, test_scaled(100000), 8};
 		pthread_create(&t[i], NULL, worker_fn, &w[i]);
 	}
 	for (int i = 0; i < 4; i++)
@@ -533,9 +535,9 @@ static void t_concurrent_alloc_free_with_balancer(void)
 	pcpu_balance();
 	pcpu_verify_all();
 	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 0);
-	CHECK(pcpu_g.balance_runs > 0);
+	CHECK(READ_ONCE(pcpu_g.balance_runs) > 0);
 	printf("balance runs: %llu, max chunks %u\n",
-	       (unsigned long long)pcpu_g.balance_runs,
+	       (unsigned long long)READ_ONCE(pcpu_g.balance_runs),
 	       pcpu_g.stats.nr_max_chunks);
 }
 
@@ -730,7 +732,7 @@ static void t_environment_validated(void)
 }
 
 struct fork_ctx {
-	volatile bool stop;
+	bool stop;
 	uint64_t *keep; /* 0xabc in unit 1, written before the forks */
 	uint64_t *ctr; /* added to by the ops thread */
 };
@@ -739,7 +741,7 @@ static void *fork_alloc_worker(void *arg)
 {
 	struct fork_ctx *f = arg;
 
-	while (!f->stop) {
+	while (!TEST_LOAD(f->stop)) {
 		void *p = pcpu_alloc(32, 8);
 
 		*pcpu_ptr((uint64_t *)p, 0) = 1;
@@ -754,7 +756,7 @@ static void *fork_ops_worker(void *arg)
 {
 	struct fork_ctx *f = arg;
 
-	while (!f->stop)
+	while (!TEST_LOAD(f->stop))
 		pcpu_add(f->ctr, 1);
 	return NULL;
 }
@@ -763,7 +765,7 @@ static void *fork_balance_worker(void *arg)
 {
 	struct fork_ctx *f = arg;
 
-	while (!f->stop)
+	while (!TEST_LOAD(f->stop))
 		pcpu_balance();
 	return NULL;
 }
@@ -852,7 +854,7 @@ static void t_fork_while_busy(void)
 			fprintf(stderr, "child: status %#x, %s\n", st, err);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
-	f.stop = true;
+	TEST_STORE(f.stop, true);
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	CHECK_EQ(*pcpu_ptr(f.keep, 1), 0xabc);

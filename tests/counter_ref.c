@@ -14,7 +14,7 @@
 #include "percpu-internal.h"
 
 #define THREADS 4
-#define ADDS 1000000
+#define ADDS test_scaled(1000000)
 
 static struct pcpu_counter ctr;
 
@@ -141,9 +141,9 @@ static void t_counter_sum_skips_idle_units(void)
 /* --- refs --- */
 
 static struct pcpu_ref ref;
-static volatile int released;
-static volatile bool stop, killed_confirmed;
-static volatile long live_after_kill;
+static int released;
+static bool stop, killed_confirmed;
+static long live_after_kill;
 
 static void on_release(struct pcpu_ref *r)
 {
@@ -154,24 +154,25 @@ static void on_release(struct pcpu_ref *r)
 static void on_confirm(struct pcpu_ref *r)
 {
 	(void)r;
-	killed_confirmed = true;
+	TEST_STORE(killed_confirmed, true);
 }
 
 static void *getter(void *arg)
 {
 	(void)arg;
-	while (!stop) {
-		bool confirmed = killed_confirmed;
+	while (!TEST_LOAD(stop)) {
+		bool confirmed = TEST_LOAD(killed_confirmed);
 
 		if (pcpu_ref_tryget_live(&ref)) {
 			if (confirmed)
-				live_after_kill++;
-			CHECK_EQ(released, 0); /* never early */
+				__atomic_fetch_add(&live_after_kill, 1,
+						   __ATOMIC_RELAXED);
+			CHECK_EQ(TEST_LOAD(released), 0); /* never early */
 			pcpu_ref_get(&ref);
 			pcpu_ref_put(&ref);
 			pcpu_ref_put(&ref);
 		} else if (pcpu_ref_tryget(&ref)) {
-			CHECK_EQ(released, 0);
+			CHECK_EQ(TEST_LOAD(released), 0);
 			pcpu_ref_put(&ref);
 		}
 	}
@@ -194,7 +195,7 @@ static void t_ref_kill_releases_once(void)
 		usleep(2000);
 		pcpu_ref_kill_and_confirm(&ref, on_confirm);
 		usleep(2000);
-		stop = true;
+		TEST_STORE(stop, true);
 		for (int i = 0; i < THREADS; i++)
 			pthread_join(t[i], NULL);
 		CHECK_EQ(released, 1);

@@ -25,8 +25,8 @@
 
 static long ops_per_thread = 700000;
 static int nr_workers;
-static volatile bool stop_migrator;
-static volatile int worker_tids[MAX_WORKERS];
+static bool stop_migrator;
+static int worker_tids[MAX_WORKERS];
 static void *obj;
 static int obj_size;
 static uint64_t held[MAX_WORKERS]; /* xchg tokens held by each worker */
@@ -56,16 +56,16 @@ static void *migrator(void *arg)
 	uint64_t s = 12345;
 
 	(void)arg;
-	while (!stop_migrator) {
+	while (!TEST_LOAD(stop_migrator)) {
 		for (int i = 0; i < nr_workers; i++) {
+			int tid = TEST_LOAD(worker_tids[i]);
 			cpu_set_t set;
 
-			if (!worker_tids[i])
+			if (!tid)
 				continue;
 			CPU_ZERO(&set);
 			CPU_SET((int)(test_rand(&s) % (uint64_t)ncpu), &set);
-			if (!sched_setaffinity(worker_tids[i], sizeof(set),
-					       &set))
+			if (!sched_setaffinity(tid, sizeof(set), &set))
 				migrations++;
 		}
 		for (volatile int k = 0; k < 2000; k++)
@@ -141,7 +141,7 @@ static void *worker(void *arg)
 {
 	struct job *j = arg;
 
-	worker_tids[j->id] = (int)syscall(SYS_gettid);
+	TEST_STORE(worker_tids[j->id], (int)syscall(SYS_gettid));
 	switch (obj_size) {
 	case 1:
 		work_uint8_t(j->k, j->id);
@@ -155,7 +155,7 @@ static void *worker(void *arg)
 	default:
 		work_uint64_t(j->k, j->id);
 	}
-	worker_tids[j->id] = 0;
+	TEST_STORE(worker_tids[j->id], 0);
 	return NULL;
 }
 
@@ -208,7 +208,7 @@ static bool run(enum kind k, int size)
 	}
 	for (int i = 0; i < nr_workers; i++)
 		pthread_join(t[i], NULL);
-	stop_migrator = true;
+	TEST_STORE(stop_migrator, true);
 	pthread_join(m, NULL);
 
 	for (u = 0; u < units; u++)

@@ -105,6 +105,19 @@ static inline int pcpu_cpu(void)
 	slow:                                 \
 	return (slowcall)
 
+/*
+ * ThreadSanitizer cannot see inside an rseq critical section (inline
+ * assembly), so a program built with it takes the atomic path, whose
+ * ordering it models.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define PCPU_OPS_GENERIC 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PCPU_OPS_GENERIC 1
+#endif
+#endif
+
 #if defined(__x86_64__) && !defined(PCPU_OPS_GENERIC)
 #include "arch/x86_64.h"
 #elif defined(__aarch64__) && !defined(PCPU_OPS_GENERIC)
@@ -156,8 +169,16 @@ static inline int pcpu_cpu(void)
  * pcpu_add_return - add, and return the new value of that copy
  * pcpu_xchg - store, and return the old value of that copy
  * pcpu_cmpxchg - store @new if the copy equals @old; return what it held
+ *
+ * Ordering: on the rseq path a copy is only ever updated from its own
+ * CPU, so the CPU orders its updates.  On the atomic path several CPUs
+ * may share a copy: pcpu_write() is then a release, pcpu_xchg() and
+ * pcpu_cmpxchg() acquire and release (an object handed over through a
+ * copy arrives whole), the additions are relaxed, and pcpu_read() is a
+ * relaxed atomic load (it never tears).
  */
-#define pcpu_read(ptr) (*pcpu_ptr((ptr), pcpu_cpu()))
+#define pcpu_read(ptr) \
+	__atomic_load_n(pcpu_ptr((ptr), pcpu_cpu()), __ATOMIC_RELAXED)
 #define pcpu_write(ptr, v) ((void)__pcpu_dispatch(write, ptr, __pcpu_u64(v)))
 #define pcpu_add(ptr, v) ((void)__pcpu_dispatch(add, ptr, __pcpu_u64(v)))
 #define pcpu_sub(ptr, v) pcpu_add(ptr, -__pcpu_u64(v))
