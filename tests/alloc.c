@@ -205,7 +205,7 @@ static void t_model_random_operations(void)
  * is back within 2 MB. */
 static void t_rss_proportional_to_used_cpus(void)
 {
-	const size_t n = 1000000;
+	const size_t n = (size_t)test_scaled(1000000);
 	void **p = malloc(n * sizeof(*p));
 	long start, full, end;
 	size_t i;
@@ -439,7 +439,7 @@ static void t_bad_free_aborts_with_message(void)
 		void *ptr;
 		int op;
 		const char *msg;
-	} cases[6];
+	} cases[8];
 	int n = 0, st;
 
 	setup(2, 1, 0);
@@ -451,6 +451,13 @@ static void t_bad_free_aborts_with_message(void)
 	cases[n++] = (typeof(cases[0])){p, 1, "double free"};
 	cases[n++] = (typeof(cases[0])){(void *)-1, 0, "invalid pointer"};
 	cases[n++] = (typeof(cases[0])){pcpu_ptr(p, 0), 0, "invalid pointer"};
+	/* in the chunk's guard unit, where per-CPU pointers live, but no
+	 * allocation starts there */
+	cases[n++] = (typeof(cases[0])){p + 4096, 0, "invalid pointer"};
+	/* past the last unit of the chunk */
+	cases[n++] =
+		(typeof(cases[0])){p + (pcpu_nr_units() + 1) * pcpu_unit_size(),
+				   0, "invalid pointer"};
 	for (int i = 0; i < n; i++) {
 		struct bad_free b = {cases[i].ptr, cases[i].op};
 		char want[64];
@@ -461,6 +468,9 @@ static void t_bad_free_aborts_with_message(void)
 		snprintf(want, sizeof(want), "%p", cases[i].ptr);
 		CHECK(strstr(err, want) != NULL);
 	}
+	/* NULL is a no-op, as for free() */
+	pcpu_free(NULL);
+	pcpu_verify_all();
 	/* a free area past the cleaner is also refused */
 	pcpu_free(p);
 	pcpu_balance();
