@@ -652,8 +652,10 @@ static void bench_alloc_pairs(void)
 
 static void mem_row(const char *what, long rss0, long pte0, int vma0)
 {
-	struct stat3 r = {(double)(test_status_kb("VmRSS") - rss0) / 1024, 0, 0};
-	struct stat3 t = {(double)(test_status_kb("VmPTE") - pte0) / 1024, 0, 0};
+	struct stat3 r = {(double)(test_status_kb("VmRSS") - rss0) / 1024, 0,
+			  0};
+	struct stat3 t = {(double)(test_status_kb("VmPTE") - pte0) / 1024, 0,
+			  0};
 	struct stat3 v = {(double)(test_vma_count() - vma0), 0, 0};
 	char w[160];
 
@@ -821,8 +823,16 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
 			out = argv[++i];
-		else
+		else if (argv[i][0] != '-')
 			filter = argv[i];
+		else {
+			fprintf(stderr,
+				"usage: %s [--quick] [--out DIR] [NAME]\n"
+				"  NAME: run the benchmarks whose name holds "
+				"it\n",
+				argv[0]);
+			return 2;
+		}
 	}
 	if (quick)
 		reps = 1;
