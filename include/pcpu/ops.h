@@ -106,6 +106,25 @@ static inline int pcpu_cpu(void)
 	return (slowcall)
 
 /*
+ * Shared by the architectures' critical sections: the descriptor (struct
+ * rseq_cs: version and flags 0, start at label 1, length up to the commit
+ * at label 2, abort handler at label 4) in the __rseq_cs section, named by
+ * label 3; and the delay-injection operand of PCPU_INJECT builds.
+ */
+#define __PCPU_RSEQ_CS_DESC                  \
+	".pushsection __rseq_cs, \"aw\"\n\t" \
+	".balign 32\n\t"                     \
+	"3:\n\t"                             \
+	".long 0x0, 0x0\n\t"                 \
+	".quad 1f, (2f - 1f), 4f\n\t"        \
+	".popsection\n\t"
+#ifdef PCPU_INJECT
+#define __PCPU_INJECT_IN(n) , [inj] "m"(pcpu_inject_spins[n])
+#else
+#define __PCPU_INJECT_IN(n)
+#endif
+
+/*
  * ThreadSanitizer cannot see inside an rseq critical section (inline
  * assembly), so a program built with it takes the atomic path, whose
  * ordering it models.

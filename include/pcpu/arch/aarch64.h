@@ -25,10 +25,8 @@
 	"sub w11, w11, #1\n\t" \
 	"b 7b\n\t"             \
 	"8:\n\t"
-#define __PCPU_INJECT_IN(n) , [inj] "m"(pcpu_inject_spins[n])
 #else
 #define __PCPU_INJECT_ASM ""
-#define __PCPU_INJECT_IN(n)
 #endif
 
 #ifdef PCPU_RSEQ_RECHECK
@@ -42,20 +40,15 @@
 #define __PCPU_RECHECK_ASM ""
 #endif
 
-#define __PCPU_CS_ENTER                      \
-	".pushsection __rseq_cs, \"aw\"\n\t" \
-	".balign 32\n\t"                     \
-	"3:\n\t"                             \
-	".long 0x0, 0x0\n\t"                 \
-	".quad 1f, (2f - 1f), 4f\n\t"        \
-	".popsection\n\t"                    \
-	"adrp x9, 3b\n\t"                    \
-	"add x9, x9, :lo12:3b\n\t"           \
-	"str x9, [%[rs], #8]\n\t"            \
-	"1:\n\t"                             \
-	"ldr w10, [%[rs], #4]\n\t"           \
-	"ldr w11, %[limit]\n\t"              \
-	"cmp w10, w11\n\t"                   \
+#define __PCPU_CS_ENTER            \
+	__PCPU_RSEQ_CS_DESC        \
+	"adrp x9, 3b\n\t"          \
+	"add x9, x9, :lo12:3b\n\t" \
+	"str x9, [%[rs], #8]\n\t"  \
+	"1:\n\t"                   \
+	"ldr w10, [%[rs], #4]\n\t" \
+	"ldr w11, %[limit]\n\t"    \
+	"cmp w10, w11\n\t"         \
 	"b.hs %l[slow]\n\t"
 
 #define __PCPU_CS_BEGIN             \

@@ -36,10 +36,8 @@
 	"decl %%ecx\n\t"         \
 	"jmp 7b\n\t"             \
 	"8:\n\t"
-#define __PCPU_INJECT_IN(n) , [inj] "m"(pcpu_inject_spins[n])
 #else
 #define __PCPU_INJECT_ASM ""
-#define __PCPU_INJECT_IN(n)
 #endif
 
 #ifdef PCPU_RSEQ_RECHECK
@@ -54,18 +52,13 @@
 #endif
 
 /* Enter the critical section; %edx = CPU; leave for slow if no unit. */
-#define __PCPU_CS_ENTER                      \
-	".pushsection __rseq_cs, \"aw\"\n\t" \
-	".balign 32\n\t"                     \
-	"3:\n\t"                             \
-	".long 0x0, 0x0\n\t"                 \
-	".quad 1f, (2f - 1f), 4f\n\t"        \
-	".popsection\n\t"                    \
-	"leaq 3b(%%rip), %%rax\n\t"          \
-	"movq %%rax, %%fs:8(%[rs])\n\t"      \
-	"1:\n\t"                             \
-	"movl %%fs:4(%[rs]), %%edx\n\t"      \
-	"cmpl %[limit], %%edx\n\t"           \
+#define __PCPU_CS_ENTER                 \
+	__PCPU_RSEQ_CS_DESC             \
+	"leaq 3b(%%rip), %%rax\n\t"     \
+	"movq %%rax, %%fs:8(%[rs])\n\t" \
+	"1:\n\t"                        \
+	"movl %%fs:4(%[rs]), %%edx\n\t" \
+	"cmpl %[limit], %%edx\n\t"      \
 	"jae %l[slow]\n\t"
 
 #define __PCPU_CS_BEGIN              \
