@@ -205,6 +205,7 @@ struct pcpu_global {
 	pthread_cond_t balance_cond;
 	pthread_t balance_thread;
 	bool balance_running;
+	bool balance_restart; /* forked child of a process that had it */
 	bool balance_stop;
 	int balance_pending; /* atomic */
 	uint64_t balance_runs;

@@ -1287,8 +1287,10 @@ static void pcpu_balance_start(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pcpu_g.balance_stop = false;
 	if (!pthread_create(&pcpu_g.balance_thread, NULL, pcpu_balance_thread,
-			    NULL))
+			    NULL)) {
 		pcpu_g.balance_running = true;
+		WRITE_ONCE(pcpu_g.balance_restart, false);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -1340,10 +1342,11 @@ static void pcpu_atfork_parent(void)
 }
 
 /*
- * The child has one thread: reset the locks, and start a balance thread if
- * the parent had one, since pcpu_free() and pcpu_alloc_nowait() count on
- * it and cannot start it themselves (no system call).  posix_spawn() and
- * vfork() run no fork handlers, so spawning programs pays nothing.
+ * The child has one thread: reset the locks.  If the parent had a balance
+ * thread, the child's first pcpu_alloc() or pcpu_balance() starts one
+ * (pcpu_free() and pcpu_alloc_nowait() count on it and cannot start it:
+ * no system call).  Not from this handler: a sanitizer's fork wrapper may
+ * still hold its own locks here, and a thread started now can hang on them.
  */
 static void pcpu_atfork_child(void)
 {
@@ -1358,11 +1361,7 @@ static void pcpu_atfork_child(void)
 	pcpu_g.balance_running = false;
 	pcpu_g.balance_stop = false;
 	pcpu_os_after_fork_child();
-	if (had_balance_thread) {
-		pthread_mutex_lock(&pcpu_g.balance_lock);
-		pcpu_balance_start();
-		pthread_mutex_unlock(&pcpu_g.balance_lock);
-	}
+	WRITE_ONCE(pcpu_g.balance_restart, had_balance_thread);
 }
 
 static void pcpu_exit_stats(void)
@@ -1703,6 +1702,7 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 		}
 		if (pcpu_g.balance_enabled &&
 		    (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW ||
+		     READ_ONCE(pcpu_g.balance_restart) ||
 		     __atomic_load_n(&pcpu_g.balance_pending,
 				     __ATOMIC_RELAXED)))
 			pcpu_balance_kick();
@@ -1890,6 +1890,8 @@ void pcpu_balance(void)
 {
 	if (pcpu_ensure_init())
 		return;
+	if (unlikely(READ_ONCE(pcpu_g.balance_restart)))
+		pcpu_balance_kick(); /* a forked child gets its thread back */
 	pcpu_balance_workfn();
 }
 
