@@ -107,6 +107,29 @@ static void pcpu_ops_go_atomic(void)
 }
 
 /**
+ * pcpu_this_unit_slow - the current CPU's copy of @ptr, on the atomic path
+ * @ptr: a per-CPU pointer
+ *
+ * Switches the process to atomic operations first if it still used rseq
+ * (see the top of this file), so the caller may update the copy with an
+ * atomic operation.
+ *
+ * Context: any; may call membarrier once per process.
+ * Return: the copy of the unit of the current CPU (modulo the units).
+ */
+void *pcpu_this_unit_slow(void *ptr)
+{
+	unsigned int unit;
+
+	if (pcpu_ensure_init())
+		abort();
+	if (pcpu_rseq_limit)
+		pcpu_ops_go_atomic();
+	unit = pcpu_thread_cpu() % pcpu_g.nr_units;
+	return (char *)ptr + (size_t)(unit + 1) * pcpu_g.unit_size;
+}
+
+/**
  * pcpu_op_slow - a this-CPU operation as an atomic operation
  * @ptr: the per-CPU pointer
  * @size: 1, 2, 4 or 8
@@ -124,15 +147,7 @@ static void pcpu_ops_go_atomic(void)
 uint64_t pcpu_op_slow(void *ptr, unsigned int size, int op, uint64_t v,
 		      uint64_t old)
 {
-	unsigned int unit;
-	void *p;
-
-	if (pcpu_ensure_init())
-		abort();
-	if (pcpu_rseq_limit)
-		pcpu_ops_go_atomic();
-	unit = pcpu_thread_cpu() % pcpu_g.nr_units;
-	p = (char *)ptr + (size_t)(unit + 1) * pcpu_g.unit_size;
+	void *p = pcpu_this_unit_slow(ptr);
 
 #define PCPU_ATOMIC_OP(T)                                                      \
 	do {                                                                   \

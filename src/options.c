@@ -105,6 +105,27 @@ static unsigned int pcpu_env_nr_units(unsigned int def)
 	return (unsigned int)n;
 }
 
+/*
+ * Strict mode guards every unpopulated page.  Without guard regions
+ * (Linux < 6.13) that takes mprotect() per unit, splitting a chunk into up
+ * to 2 x units mappings: a few hundred chunks at 256 units would take the
+ * process to vm.max_map_count.  So strict mode is refused there, with one
+ * message if it was asked for (not when it is only the debug default),
+ * and the default mode runs: a chunk then costs at most two mappings.
+ */
+static void pcpu_strict_check(struct pcpu_global *g, bool asked)
+{
+	g->strict_refused = g->strict && !g->caps.guard_regions;
+	if (!g->strict_refused)
+		return;
+	g->strict = false;
+	if (asked)
+		fprintf(stderr,
+			"libpcpu: strict mode needs guard regions "
+			"(MADV_GUARD_INSTALL, Linux 6.13+), which this kernel "
+			"does not offer; running in the default mode\n");
+}
+
 static bool pcpu_tristate(int v, bool env)
 {
 	return v < 0 ? env : v != 0;
@@ -127,6 +148,7 @@ int pcpu_options_load(const void *cfgp, struct pcpu_global *g)
 #else
 	bool strict_def = false;
 #endif
+	bool env_strict;
 
 	if (!cfg) {
 		pcpu_config_init(&none);
@@ -145,9 +167,12 @@ int pcpu_options_load(const void *cfgp, struct pcpu_global *g)
 			      : pcpu_env_nr_units(g->caps.nr_possible_cpus);
 	g->balance_enabled = pcpu_tristate(cfg->balance,
 					   pcpu_env_bool("PCPU_BALANCE", true));
-	g->strict = pcpu_tristate(cfg->strict,
-				  pcpu_env_bool("PCPU_STRICT", strict_def));
+	env_strict = pcpu_env_bool("PCPU_STRICT", strict_def);
+	g->strict = pcpu_tristate(cfg->strict, env_strict);
 	g->show_stats = pcpu_tristate(cfg->show_stats,
 				      pcpu_env_bool("PCPU_SHOW_STATS", false));
+	pcpu_strict_check(g,
+			  cfg->strict == 1 || (cfg->strict < 0 && env_strict &&
+					       getenv("PCPU_STRICT")));
 	return 0;
 }

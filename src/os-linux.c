@@ -74,6 +74,20 @@ static int os_pidfd = -1;
 static unsigned long os_calls[PCPU_OS_NR_CALLS];
 static unsigned long os_fail_at[PCPU_OS_NR_CALLS];
 static int os_fail_err[PCPU_OS_NR_CALLS];
+static void (*os_scan_hook)(void);
+
+/**
+ * pcpu_os_set_scan_hook - run @hook inside every presence scan (tests)
+ * @hook: called before the scan's system call, or NULL to disarm
+ *
+ * Lets a test hold a thread inside the system call of a presence scan.
+ *
+ * Context: any.
+ */
+void pcpu_os_set_scan_hook(void (*hook)(void))
+{
+	__atomic_store_n(&os_scan_hook, hook, __ATOMIC_RELEASE);
+}
 
 static int os_inject(enum pcpu_os_call call)
 {
@@ -618,11 +632,14 @@ static int os_scan(enum pcpu_os_call kind, char *addr, size_t len,
 		   pcpu_os_present_fn fn, void *arg)
 {
 	int ret = os_inject(kind);
+	void (*hook)(void) = __atomic_load_n(&os_scan_hook, __ATOMIC_ACQUIRE);
 
 	if (ret)
 		return ret;
 	if (!os_aligned(addr, len))
 		return -EINVAL;
+	if (__builtin_expect(hook != NULL, 0) && kind == PCPU_OS_SCAN)
+		hook();
 	if (os_caps.pagemap_scan)
 		return os_scan_ioctl(addr, len, fn, arg);
 	return os_scan_pagemap_read(addr, len, fn, arg);

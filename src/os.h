@@ -84,6 +84,8 @@ int pcpu_os_scan_for_checker(char *addr, size_t len, pcpu_os_present_fn fn,
 void pcpu_os_inject_fault(enum pcpu_os_call call, unsigned long nth, int err);
 /* Test-only: system calls of kind @call since it was last armed. */
 unsigned long pcpu_os_calls(enum pcpu_os_call call);
+/* Test-only: call @hook inside each presence scan of the allocator. */
+void pcpu_os_set_scan_hook(void (*hook)(void));
 /* Test-only: pretend the kernel lacks guard regions / batched advice. */
 void pcpu_os_force_caps(struct pcpu_os_caps *caps);
 

@@ -147,6 +147,92 @@ static inline void pcpu_spin_unlock(pcpu_spinlock_t *l)
 	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * The lock of one counter or ref (an int inside the user's struct, which
+ * no fork handler can find).  Its word holds the process image's fork
+ * generation: a forked child starts a new generation, so a lock that a
+ * thread of the parent held at the fork reads as free in the child, where
+ * that thread does not exist.
+ */
+extern unsigned int pcpu_fork_gen;
+
+static inline void pcpu_obj_lock(int *l)
+{
+	int me =
+		(int)((__atomic_load_n(&pcpu_fork_gen, __ATOMIC_RELAXED) << 1) |
+		      1);
+
+	for (;;) {
+		int v = __atomic_load_n(l, __ATOMIC_RELAXED);
+
+		if (v != me && __atomic_compare_exchange_n(l, &v, me, false,
+							   __ATOMIC_ACQUIRE,
+							   __ATOMIC_RELAXED))
+			return;
+		pcpu_cpu_relax();
+	}
+}
+
+static inline void pcpu_obj_unlock(int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * No-fork sections.  A counter's fold updates two words (the unit's
+ * folded word, then the shared count), and a ref's switch several; a fork
+ * between them would leave the child, where the updating thread does not
+ * exist, with the update half done for good.  So these run inside
+ * pcpu_nofork_enter()/_exit(), and fork()'s prepare handler waits until
+ * no other thread is inside one (while it waits, new sections wait for
+ * the fork).  Lock-free and signal-safe: a handler on top of the forking
+ * thread, or nested in its own section, goes on (pcpu_nofork_depth).  The
+ * running count is sharded by thread to keep folds on different CPUs off
+ * one cache line.
+ */
+#define PCPU_NOFORK_SHARDS 16
+
+struct pcpu_nofork_shard {
+	unsigned int running;
+} __attribute__((aligned(64)));
+
+extern struct pcpu_nofork_shard pcpu_nofork[PCPU_NOFORK_SHARDS];
+extern int pcpu_fork_pending;
+extern __thread unsigned int pcpu_nofork_depth
+	__attribute__((tls_model("initial-exec")));
+
+static inline unsigned int pcpu_nofork_shard(void)
+{
+	uintptr_t t = (uintptr_t)&pcpu_nofork_depth;
+
+	return (unsigned int)(((t >> 12) * 2654435761u) >> 7) %
+	       PCPU_NOFORK_SHARDS;
+}
+
+static inline void pcpu_nofork_enter(void)
+{
+	unsigned int *running = &pcpu_nofork[pcpu_nofork_shard()].running;
+
+	for (;;) {
+		__atomic_add_fetch(running, 1, __ATOMIC_SEQ_CST);
+		if (likely(!__atomic_load_n(&pcpu_fork_pending,
+					    __ATOMIC_SEQ_CST)) ||
+		    pcpu_nofork_depth)
+			break;
+		__atomic_sub_fetch(running, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&pcpu_fork_pending, __ATOMIC_ACQUIRE))
+			pcpu_cpu_relax();
+	}
+	pcpu_nofork_depth++;
+}
+
+static inline void pcpu_nofork_exit(void)
+{
+	pcpu_nofork_depth--;
+	__atomic_sub_fetch(&pcpu_nofork[pcpu_nofork_shard()].running, 1,
+			   __ATOMIC_RELEASE);
+}
+
 /**
  * struct pcpu_global - the one allocator of the process
  *
@@ -159,6 +245,7 @@ static inline void pcpu_spin_unlock(pcpu_spinlock_t *l)
 struct pcpu_global {
 	bool initialized;
 	bool strict;
+	bool strict_refused; /* asked for (or the debug default), no guards */
 	bool balance_enabled;
 	bool show_stats;
 	bool force_numa; /* test-only: bind even on one node */
@@ -194,7 +281,8 @@ struct pcpu_global {
 	size_t lookup_used;
 
 	pthread_mutex_t alloc_mutex;
-	pcpu_spinlock_t lock;
+	pcpu_spinlock_t lock; /* pcpu_lock(), pcpu_unlock() */
+	unsigned int nr_deferred; /* frees waiting in pcpu_deferred_free */
 	struct pcpu_stats stats;
 
 	void **pages; /* pcpu_get_pages() */
@@ -212,6 +300,34 @@ struct pcpu_global {
 };
 
 extern struct pcpu_global pcpu_g;
+
+/*
+ * pcpu_g.lock, taken by a thread that a signal handler may interrupt.
+ * pcpu_lock_depth counts the calling thread's holds (and its attempts):
+ * a handler that finds it nonzero is running on top of the lock's owner,
+ * so pcpu_alloc_nowait() fails with EAGAIN and pcpu_free() defers the free
+ * to the moment the interrupted call releases the lock (design decision
+ * 11).  Initial-exec TLS: reading it never allocates, even in a handler.
+ */
+extern __thread unsigned int pcpu_lock_depth
+	__attribute__((tls_model("initial-exec")));
+void pcpu_free_deferred(void);
+
+static inline void pcpu_lock(void)
+{
+	pcpu_lock_depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pcpu_spin_lock(&pcpu_g.lock);
+}
+
+static inline void pcpu_unlock(void)
+{
+	pcpu_spin_unlock(&pcpu_g.lock);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (--pcpu_lock_depth == 0 &&
+	    unlikely(__atomic_load_n(&pcpu_g.nr_deferred, __ATOMIC_ACQUIRE)))
+		pcpu_free_deferred();
+}
 
 /* percpu.c, used by the backend and the statistics */
 struct pcpu_chunk *pcpu_alloc_chunk(void);
@@ -249,6 +365,7 @@ void pcpu_destroy_chunk(struct pcpu_chunk *chunk);
 
 /* ops.c */
 void pcpu_ops_init(void);
+void *pcpu_this_unit_slow(void *ptr);
 int pcpu_rseq_fence(void);
 
 /* options.c */

@@ -174,14 +174,14 @@ static size_t pcpu_stats_chunks(struct pcpu_chunk ***chunksp, int **slotsp)
 		free(slots);
 		return (size_t)-1;
 	}
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	for (slot = 0; slot < pcpu_g.nr_slots; slot++)
 		list_for_each_entry (c, &pcpu_g.chunk_lists[slot], list)
 			if (n < cap) {
 				chunks[n] = c;
 				slots[n++] = slot;
 			}
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 	*chunksp = chunks;
 	*slotsp = slots;
 	return n;
@@ -221,10 +221,10 @@ int pcpu_stats_print(FILE *out)
 		free(sizes);
 		return -ENOMEM;
 	}
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	s = pcpu_g.stats;
 	empty = pcpu_g.nr_empty_pop_pages;
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 
 	fprintf(out, "Percpu Memory Statistics\nAllocation Info:\n%s",
 		pcpu_stats_rule);
@@ -247,9 +247,9 @@ int pcpu_stats_print(FILE *out)
 	P(out, "empty_pop_pages", empty);
 	fprintf(out, "\nPer Chunk Stats:\n%s", pcpu_stats_rule);
 	for (i = 0; i < n; i++) {
-		pcpu_spin_lock(&pcpu_g.lock);
+		pcpu_lock();
 		pcpu_chunk_stats(chunks[i], sizes, &st);
-		pcpu_spin_unlock(&pcpu_g.lock);
+		pcpu_unlock();
 		fputs(pcpu_chunk_label(slots[i]), out);
 		pcpu_chunk_stats_print(out, &st);
 	}
@@ -271,7 +271,7 @@ int pcpu_stats_get(struct pcpu_stats_info *info)
 {
 	if (pcpu_ensure_init())
 		return -ENOMEM;
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	info->nr_alloc = pcpu_g.stats.nr_alloc;
 	info->nr_dealloc = pcpu_g.stats.nr_dealloc;
 	info->nr_cur_alloc = pcpu_g.stats.nr_cur_alloc;
@@ -279,7 +279,7 @@ int pcpu_stats_get(struct pcpu_stats_info *info)
 	info->nr_populated_pages = (unsigned long)pcpu_g.nr_populated;
 	info->empty_pop_pages = (unsigned long)pcpu_g.nr_empty_pop_pages;
 	info->dirty_bytes = pcpu_g.dirty_bytes;
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 	info->nr_units = pcpu_g.nr_units;
 	info->unit_size = pcpu_g.unit_size;
 	return 0;

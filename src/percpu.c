@@ -49,7 +49,29 @@ struct pcpu_global pcpu_g = {
 
 size_t pcpu_unit_stride;
 
+struct pcpu_nofork_shard pcpu_nofork[PCPU_NOFORK_SHARDS];
+int pcpu_fork_pending;
+__thread unsigned int pcpu_nofork_depth
+	__attribute__((tls_model("initial-exec")));
+__thread unsigned int pcpu_lock_depth
+	__attribute__((tls_model("initial-exec")));
+
 static pthread_mutex_t pcpu_init_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* The start-up lock; a signal handler on top of it sees pcpu_lock_depth. */
+static void pcpu_init_lock(void)
+{
+	pcpu_lock_depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&pcpu_init_mutex);
+}
+
+static void pcpu_init_unlock(void)
+{
+	pthread_mutex_unlock(&pcpu_init_mutex);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pcpu_lock_depth--;
+}
 
 #define PCPU_BALANCE_PERIOD_MS 100
 #define PCPU_BALANCE_BUSY_MS 1
@@ -146,7 +168,8 @@ static void pcpu_update_empty_pages(struct pcpu_chunk *chunk, int nr)
 {
 	chunk->nr_empty_pop_pages += nr;
 	if (!chunk->isolated)
-		pcpu_g.nr_empty_pop_pages += nr;
+		WRITE_ONCE(pcpu_g.nr_empty_pop_pages,
+			   pcpu_g.nr_empty_pop_pages + nr);
 }
 
 /* Take @chunk off the allocation path, for reclaim. */
@@ -154,7 +177,9 @@ static void pcpu_isolate_chunk(struct pcpu_chunk *chunk)
 {
 	if (!chunk->isolated) {
 		chunk->isolated = true;
-		pcpu_g.nr_empty_pop_pages -= chunk->nr_empty_pop_pages;
+		WRITE_ONCE(pcpu_g.nr_empty_pop_pages,
+			   pcpu_g.nr_empty_pop_pages -
+				   chunk->nr_empty_pop_pages);
 	}
 	pcpu_chunk_move(chunk, pcpu_g.to_depopulate_slot);
 }
@@ -163,7 +188,9 @@ static void pcpu_reintegrate_chunk(struct pcpu_chunk *chunk)
 {
 	if (chunk->isolated) {
 		chunk->isolated = false;
-		pcpu_g.nr_empty_pop_pages += chunk->nr_empty_pop_pages;
+		WRITE_ONCE(pcpu_g.nr_empty_pop_pages,
+			   pcpu_g.nr_empty_pop_pages +
+				   chunk->nr_empty_pop_pages);
 		pcpu_chunk_relocate(chunk, -1);
 	}
 }
@@ -843,22 +870,22 @@ static int pcpu_chunk_register(struct pcpu_chunk *chunk)
 
 		if (!tab)
 			return -ENOMEM;
-		pcpu_spin_lock(&pcpu_g.lock);
+		pcpu_lock();
 		for (i = 0; i < pcpu_g.lookup_cap; i++)
 			if (pcpu_g.lookup[i])
 				pcpu_lookup_insert(tab, cap, pcpu_g.lookup[i]);
 		old = pcpu_g.lookup;
 		pcpu_g.lookup = tab;
 		pcpu_g.lookup_cap = cap;
-		pcpu_spin_unlock(&pcpu_g.lock);
+		pcpu_unlock();
 		free(old);
 	}
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	pcpu_lookup_insert(pcpu_g.lookup, pcpu_g.lookup_cap, chunk);
 	pcpu_g.lookup_used++;
 	pcpu_chunk_relocate(chunk, -1);
 	pcpu_stats_chunk_alloc();
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 	return 0;
 }
 
@@ -868,7 +895,9 @@ static void pcpu_chunk_unregister(struct pcpu_chunk *chunk)
 	list_del_init(&chunk->list);
 	pcpu_lookup_remove(chunk);
 	if (!chunk->isolated)
-		pcpu_g.nr_empty_pop_pages -= chunk->nr_empty_pop_pages;
+		WRITE_ONCE(pcpu_g.nr_empty_pop_pages,
+			   pcpu_g.nr_empty_pop_pages -
+				   chunk->nr_empty_pop_pages);
 	pcpu_g.nr_populated -= chunk->nr_populated;
 	pcpu_stats_chunk_dealloc();
 }
@@ -977,10 +1006,10 @@ static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 	struct pcpu_clean_ctx ctx = {chunk, pcpu_g.scratch};
 	int map_bits = pcpu_g.unit_map_bits, rs, re, oslot, ret, freed = 0;
 
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	memcpy(pcpu_g.scratch, chunk->dirty_map,
 	       BITS_TO_LONGS(map_bits) * sizeof(long));
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 
 	ret = pcpu_os_scan_present(chunk->base_addr + pcpu_g.unit_size,
 				   pcpu_g.chunk_size - pcpu_g.unit_size,
@@ -988,7 +1017,7 @@ static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 	if (ret)
 		return ret;
 
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	oslot = pcpu_chunk_slot(chunk);
 	pcpu_for_each_run (pcpu_g.scratch, 0, map_bits, rs, re, false) {
 		bitmap_clear(chunk->dirty_map, rs, re - rs);
@@ -1015,7 +1044,7 @@ static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 		pcpu_chunk_relocate(chunk, oslot);
 	}
 	PCPU_VERIFY(chunk, 0, map_bits);
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 	return 0;
 }
 
@@ -1064,7 +1093,7 @@ static void pcpu_balance_free(bool empty_only)
 	struct list_head to_free;
 
 	INIT_LIST_HEAD(&to_free);
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	list_for_each_entry_safe (chunk, next, free_head, list) {
 		if (chunk ==
 		    list_first_entry(free_head, struct pcpu_chunk, list))
@@ -1074,7 +1103,7 @@ static void pcpu_balance_free(bool empty_only)
 			list_add(&chunk->list, &to_free);
 		}
 	}
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 
 	list_for_each_entry_safe (chunk, next, &to_free, list)
 		pcpu_destroy_chunk(chunk);
@@ -1091,7 +1120,7 @@ static void pcpu_reclaim_populated(void)
 	struct list_head *head = &pcpu_g.chunk_lists[pcpu_g.to_depopulate_slot];
 	struct pcpu_chunk *chunk;
 
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	while (!list_empty(head)) {
 		int freed_start = INT32_MAX, freed_end = 0, i, end = -1;
 		bool reintegrate = false;
@@ -1110,9 +1139,9 @@ static void pcpu_reclaim_populated(void)
 				/* pages [i + 1, end) are empty and populated;
 				 * the chunk is isolated, so no allocation can
 				 * land there while the lock is dropped */
-				pcpu_spin_unlock(&pcpu_g.lock);
+				pcpu_unlock();
 				pcpu_depopulate_chunk(chunk, i + 1, end);
-				pcpu_spin_lock(&pcpu_g.lock);
+				pcpu_lock();
 				pcpu_chunk_depopulated(chunk, i + 1, end);
 				freed_start = min_int(freed_start, i + 1);
 				freed_end = max_int(freed_end, end);
@@ -1127,17 +1156,17 @@ static void pcpu_reclaim_populated(void)
 			}
 		}
 		if (freed_start < freed_end) {
-			pcpu_spin_unlock(&pcpu_g.lock);
+			pcpu_unlock();
 			pcpu_post_unmap_tlb_flush(chunk, freed_start,
 						  freed_end);
-			pcpu_spin_lock(&pcpu_g.lock);
+			pcpu_lock();
 		}
 		if (reintegrate || chunk->free_bytes == (int)pcpu_g.unit_size)
 			pcpu_reintegrate_chunk(chunk);
 		else
 			__pcpu_chunk_move(chunk, pcpu_g.sidelined_slot, false);
 	}
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 }
 
 /* The first chunk on slots [from, free_slot] with an unpopulated page. */
@@ -1163,7 +1192,7 @@ static void pcpu_balance_populated(void)
 	int nr_to_pop, from = pcpu_size_to_slot((int)pcpu_g.page_size);
 	bool created = false;
 
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	if (pcpu_g.atomic_alloc_failed) {
 		/* the full refill; populating costs nothing but bookkeeping
 		 * outside strict mode, so there it is a chunk's worth */
@@ -1180,20 +1209,20 @@ static void pcpu_balance_populated(void)
 		int rs, re;
 
 		if (!chunk) {
-			pcpu_spin_unlock(&pcpu_g.lock);
+			pcpu_unlock();
 			if (created || !pcpu_new_chunk())
 				return;
 			created = true;
-			pcpu_spin_lock(&pcpu_g.lock);
+			pcpu_lock();
 			continue;
 		}
 		pcpu_for_each_run (chunk->populated, 0, chunk->nr_pages, rs, re,
 				   true) {
 			int nr = min_int(re - rs, nr_to_pop), ret;
 
-			pcpu_spin_unlock(&pcpu_g.lock);
+			pcpu_unlock();
 			ret = pcpu_populate_chunk(chunk, rs, rs + nr);
-			pcpu_spin_lock(&pcpu_g.lock);
+			pcpu_lock();
 			if (ret) {
 				nr_to_pop = 0;
 				break;
@@ -1204,7 +1233,7 @@ static void pcpu_balance_populated(void)
 				break;
 		}
 	}
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 }
 
 /**
@@ -1323,45 +1352,88 @@ static void pcpu_balance_stop_thread(void)
  * Start-up and fork
  */
 
+/*
+ * Every lock of the allocator is held across fork(), in its nesting order,
+ * so the child finds each one in a known state: the start-up lock, the
+ * allocation mutex, the balance thread's lock, the maps' spin lock.  (The
+ * locks inside counters and refs are fork-generation locks: see
+ * pcpu_obj_lock().)
+ */
+/* Wait until no other thread is in a no-fork section, and hold new ones. */
+static void pcpu_nofork_wait(void)
+{
+	unsigned int mine = pcpu_nofork_depth, i, n;
+
+	pcpu_nofork_depth++; /* this thread's handlers go on meanwhile */
+	__atomic_store_n(&pcpu_fork_pending, 1, __ATOMIC_SEQ_CST);
+	do {
+		for (n = 0, i = 0; i < PCPU_NOFORK_SHARDS; i++)
+			n += __atomic_load_n(&pcpu_nofork[i].running,
+					     __ATOMIC_SEQ_CST);
+		if (n > mine)
+			pcpu_cpu_relax();
+	} while (n > mine);
+}
+
+static void pcpu_nofork_release(void)
+{
+	__atomic_store_n(&pcpu_fork_pending, 0, __ATOMIC_RELEASE);
+	pcpu_nofork_depth--;
+}
+
 static void pcpu_atfork_prepare(void)
 {
+	pcpu_nofork_wait();
+	pcpu_init_lock();
 	if (!pcpu_g.initialized)
 		return;
 	pthread_mutex_lock(&pcpu_g.alloc_mutex);
 	pthread_mutex_lock(&pcpu_g.balance_lock);
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 }
 
 static void pcpu_atfork_parent(void)
 {
-	if (!pcpu_g.initialized)
-		return;
-	pcpu_spin_unlock(&pcpu_g.lock);
-	pthread_mutex_unlock(&pcpu_g.balance_lock);
-	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+	if (pcpu_g.initialized) {
+		pcpu_unlock();
+		pthread_mutex_unlock(&pcpu_g.balance_lock);
+		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+	}
+	pcpu_init_unlock();
+	pcpu_nofork_release();
 }
 
 /*
- * The child has one thread: reset the locks.  If the parent had a balance
- * thread, the child's first pcpu_alloc() or pcpu_balance() starts one
- * (pcpu_free() and pcpu_alloc_nowait() count on it and cannot start it:
- * no system call).  Not from this handler: a sanitizer's fork wrapper may
- * still hold its own locks here, and a thread started now can hang on them.
+ * The child has one thread: reset the locks, start a new fork generation,
+ * and, if the parent had a balance thread, start the child's own, so that
+ * pcpu_alloc_nowait() capacity comes back whatever the child calls (it
+ * may only ever call pcpu_alloc_nowait() and pcpu_free(), which make no
+ * system call and so cannot start it).
  */
 static void pcpu_atfork_child(void)
 {
 	bool had_balance_thread = pcpu_g.balance_running;
 
+	pthread_mutex_init(&pcpu_init_mutex, NULL);
+	pcpu_lock_depth--;
+	pcpu_nofork_release();
 	if (!pcpu_g.initialized)
 		return;
-	pcpu_spin_unlock(&pcpu_g.lock);
+	__atomic_store_n(&pcpu_fork_gen, pcpu_fork_gen + 1, __ATOMIC_RELAXED);
 	pthread_mutex_init(&pcpu_g.balance_lock, NULL);
 	pthread_cond_init(&pcpu_g.balance_cond, NULL);
 	pthread_mutex_init(&pcpu_g.alloc_mutex, NULL);
 	pcpu_g.balance_running = false;
 	pcpu_g.balance_stop = false;
 	pcpu_os_after_fork_child();
+	pcpu_unlock(); /* and complete the frees deferred meanwhile */
+	/* should the thread fail to start, pcpu_alloc() tries again */
 	WRITE_ONCE(pcpu_g.balance_restart, had_balance_thread);
+	if (had_balance_thread) {
+		pthread_mutex_lock(&pcpu_g.balance_lock);
+		pcpu_balance_start();
+		pthread_mutex_unlock(&pcpu_g.balance_lock);
+	}
 }
 
 static void pcpu_exit_stats(void)
@@ -1476,10 +1548,10 @@ int pcpu_init(const struct pcpu_config *cfg)
 {
 	int ret = -EBUSY;
 
-	pthread_mutex_lock(&pcpu_init_mutex);
+	pcpu_init_lock();
 	if (!pcpu_g.initialized)
 		ret = pcpu_setup(cfg);
-	pthread_mutex_unlock(&pcpu_init_mutex);
+	pcpu_init_unlock();
 	return ret;
 }
 
@@ -1495,10 +1567,10 @@ int pcpu_ensure_init(void)
 
 	if (likely(__atomic_load_n(&pcpu_g.initialized, __ATOMIC_ACQUIRE)))
 		return 0;
-	pthread_mutex_lock(&pcpu_init_mutex);
+	pcpu_init_lock();
 	if (!pcpu_g.initialized)
 		ret = pcpu_setup(NULL);
-	pthread_mutex_unlock(&pcpu_init_mutex);
+	pcpu_init_unlock();
 	return ret;
 }
 
@@ -1604,9 +1676,9 @@ static int pcpu_alloc_populate(struct pcpu_chunk *chunk, int off, int bits)
 		ret = pcpu_populate_chunk(chunk, rs, re);
 		if (ret)
 			return ret;
-		pcpu_spin_lock(&pcpu_g.lock);
+		pcpu_lock();
 		pcpu_chunk_populated(chunk, rs, re);
-		pcpu_spin_unlock(&pcpu_g.lock);
+		pcpu_unlock();
 	}
 	return 0;
 }
@@ -1617,7 +1689,7 @@ static void pcpu_alloc_undo(struct pcpu_chunk *chunk, int off, int bits,
 {
 	int oslot;
 
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	oslot = pcpu_chunk_slot(chunk);
 	pcpu_free_area(chunk, off, bits);
 	pcpu_chunk_relocate(chunk, oslot);
@@ -1626,7 +1698,7 @@ static void pcpu_alloc_undo(struct pcpu_chunk *chunk, int off, int bits,
 		pcpu_chunk_unregister(chunk);
 	else
 		created = NULL;
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 	if (created)
 		pcpu_destroy_chunk(created);
 }
@@ -1646,47 +1718,48 @@ static void *pcpu_alloc_done(struct pcpu_chunk *chunk, int off, size_t size,
 static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 {
 	struct pcpu_chunk *chunk, *created = NULL;
-	bool cleaned = false;
+	bool cleaned = false, have_free_chunk;
 	int off, ret;
 
 	if (!nowait) {
 		/* First try what is populated, without the mutex: most
 		 * allocations need no page populated and no chunk created. */
-		pcpu_spin_lock(&pcpu_g.lock);
+		pcpu_lock();
 		chunk = pcpu_alloc_search(bits, align, (int)size, true, &off);
 		if (likely(chunk))
 			goto found;
-		pcpu_spin_unlock(&pcpu_g.lock);
+		pcpu_unlock();
 		pthread_mutex_lock(&pcpu_g.alloc_mutex);
 	}
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	for (;;) {
 		chunk = pcpu_alloc_search(bits, align, (int)size, nowait, &off);
 		if (chunk)
 			break;
 		if (nowait) {
 			pcpu_g.atomic_alloc_failed = true;
-			pcpu_spin_unlock(&pcpu_g.lock);
+			pcpu_unlock();
 			__atomic_store_n(&pcpu_g.balance_pending, 1,
 					 __ATOMIC_RELEASE);
 			pcpu_trace2(percpu_alloc_percpu_fail, size, align);
 			errno = EAGAIN;
 			return NULL;
 		}
-		pcpu_spin_unlock(&pcpu_g.lock);
+		have_free_chunk =
+			!list_empty(&pcpu_g.chunk_lists[pcpu_g.free_slot]);
+		pcpu_unlock();
 		if (!cleaned && pcpu_clean_worthwhile()) {
 			cleaned = true;
 			pcpu_clean_all();
-		} else if (created ||
-			   !list_empty(&pcpu_g.chunk_lists[pcpu_g.free_slot]) ||
+		} else if (created || have_free_chunk ||
 			   !(created = pcpu_new_chunk())) {
 			goto fail;
 		}
-		pcpu_spin_lock(&pcpu_g.lock);
+		pcpu_lock();
 	}
 	pcpu_stats_area_alloc(chunk, size);
 	PCPU_VERIFY(chunk, off, off + bits);
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 
 	if (!nowait) {
 		/* the mutex holder populates; nothing else can use these
@@ -1694,14 +1767,15 @@ static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
 		 * path take populated pages only) */
 		ret = pcpu_alloc_populate(chunk, off, bits);
 		if (ret) {
-			pcpu_spin_lock(&pcpu_g.lock);
+			pcpu_lock();
 			pcpu_stats_area_dealloc(chunk);
-			pcpu_spin_unlock(&pcpu_g.lock);
+			pcpu_unlock();
 			pcpu_alloc_undo(chunk, off, bits, created);
 			goto fail;
 		}
 		if (pcpu_g.balance_enabled &&
-		    (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW ||
+		    (READ_ONCE(pcpu_g.nr_empty_pop_pages) <
+			     PCPU_EMPTY_POP_PAGES_LOW ||
 		     READ_ONCE(pcpu_g.balance_restart) ||
 		     __atomic_load_n(&pcpu_g.balance_pending,
 				     __ATOMIC_RELAXED)))
@@ -1715,7 +1789,7 @@ found:
 	PCPU_VERIFY(chunk, off, off + bits);
 	if (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
 		__atomic_store_n(&pcpu_g.balance_pending, 1, __ATOMIC_RELAXED);
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 	return pcpu_alloc_done(chunk, off, size, nowait);
 
 fail:
@@ -1747,6 +1821,8 @@ void *pcpu_alloc(size_t size, size_t align)
 		errno = err;
 		return NULL;
 	}
+	if (unlikely(READ_ONCE(pcpu_g.balance_restart)))
+		pcpu_balance_kick(); /* a forked child's thread did not start */
 	return pcpu_alloc_slow(pcpu_size_to_bits(size),
 			       align < PCPU_MIN_ALLOC_SIZE
 				       ? 1
@@ -1764,14 +1840,24 @@ void *pcpu_alloc(size_t size, size_t align)
  * empty populated pages.  (The very first call into libpcpu of a process
  * sets the allocator up, which reads sysfs.)
  *
+ * Async-signal-safe: from a handler that interrupted its own thread inside
+ * libpcpu's lock, it fails with EAGAIN.
+ *
  * Context: takes pcpu_g.lock only.
  * Return: the per-CPU pointer, or NULL with errno EAGAIN (nothing
  * populated fits now) or EINVAL.
  */
 void *pcpu_alloc_nowait(size_t size, size_t align)
 {
-	int err = pcpu_check_args(size, align);
+	int err;
 
+	if (unlikely(pcpu_lock_depth)) {
+		/* a signal handler on top of this thread's own hold of the
+		 * lock (or of the allocator's start-up) */
+		errno = EAGAIN;
+		return NULL;
+	}
+	err = pcpu_check_args(size, align);
 	if (unlikely(err)) {
 		errno = err == ENOMEM ? EAGAIN : err;
 		return NULL;
@@ -1791,36 +1877,19 @@ pcpu_bad_free(const void *ptr, const char *what)
 	abort();
 }
 
-/**
- * pcpu_free - free a per-CPU object
- * @ptr: a per-CPU pointer from pcpu_alloc(), or NULL (no-op)
- *
- * No system call: the area is marked dirty and becomes reusable once the
- * cleaner has zeroed it in every unit page that exists.  (In a build with
- * AddressSanitizer, the area is poisoned in the units whose pages exist,
- * which one PAGEMAP_SCAN says; under valgrind, in every unit.)  A pointer that
- * is not the start of a live allocation (foreign, interior, already freed) is
- * reported on stderr and the process aborts, like glibc's free().
- *
- * Context: takes pcpu_g.lock.
- */
-void pcpu_free(void *ptr)
+/* Free @ptr.  Context: pcpu_g.lock; a bad pointer aborts. */
+static void pcpu_free_locked(void *ptr)
 {
 	struct pcpu_chunk *chunk;
 	char *p = ptr, *base;
 	int bit, bits;
 	size_t off;
 
-	if (!ptr)
-		return;
-	if (unlikely(!pcpu_g.initialized))
-		pcpu_bad_free(ptr, "invalid pointer (allocator not in use)");
 	base = (char *)((uintptr_t)p & ~(uintptr_t)(pcpu_g.unit_size - 1));
 	off = (size_t)(p - base);
-	pcpu_spin_lock(&pcpu_g.lock);
 	chunk = pcpu_lookup(base);
 	if (unlikely(!chunk || (off & (PCPU_MIN_ALLOC_SIZE - 1)))) {
-		pcpu_spin_unlock(&pcpu_g.lock);
+		pcpu_unlock();
 		pcpu_bad_free(ptr, "invalid pointer");
 	}
 	bit = (int)(off >> PCPU_MIN_ALLOC_SHIFT);
@@ -1829,11 +1898,11 @@ void pcpu_free(void *ptr)
 	__builtin_prefetch(&chunk->dirty_map[BIT_WORD(bit)], 1);
 	if (unlikely(!test_bit(bit, chunk->alloc_map) ||
 		     test_bit(bit, chunk->dirty_map))) {
-		pcpu_spin_unlock(&pcpu_g.lock);
+		pcpu_unlock();
 		pcpu_bad_free(ptr, "double free or invalid pointer");
 	}
 	if (unlikely(!test_bit(bit, chunk->bound_map))) {
-		pcpu_spin_unlock(&pcpu_g.lock);
+		pcpu_unlock();
 		pcpu_bad_free(ptr, "invalid pointer (inside an allocation)");
 	}
 	bits = find_next_bit(chunk->bound_map, pcpu_g.unit_map_bits + 1,
@@ -1852,7 +1921,96 @@ void pcpu_free(void *ptr)
 	if (pcpu_g.dirty_bytes >= pcpu_g.unit_size &&
 	    pcpu_g.dirty_bytes >= pcpu_g.used_bytes / 4)
 		__atomic_store_n(&pcpu_g.balance_pending, 1, __ATOMIC_RELAXED);
-	pcpu_spin_unlock(&pcpu_g.lock);
+}
+
+/*
+ * Frees from signal handlers that interrupted their own thread while it
+ * held pcpu_g.lock: a slot each, taken with a compare-and-swap, emptied by
+ * pcpu_free_deferred() when the interrupted call releases the lock.
+ */
+#define PCPU_NR_DEFERRED 1024
+static void *pcpu_deferred[PCPU_NR_DEFERRED];
+
+/* Context: a signal handler on top of a pcpu_g.lock holder. */
+static void pcpu_defer_free(void *ptr)
+{
+	unsigned int i;
+
+	__atomic_add_fetch(&pcpu_g.nr_deferred, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < PCPU_NR_DEFERRED; i++) {
+		void *none = NULL;
+
+		if (__atomic_compare_exchange_n(&pcpu_deferred[i], &none, ptr,
+						false, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			return;
+	}
+	pcpu_bad_free(ptr, "more than 1024 frees deferred by signal handlers");
+}
+
+/**
+ * pcpu_free_deferred - complete the frees signal handlers deferred
+ *
+ * Called by pcpu_unlock() when the calling thread's last hold of
+ * pcpu_g.lock ends and frees are waiting.  A bad pointer among them is
+ * reported and aborts here, as in pcpu_free().
+ *
+ * Context: takes pcpu_g.lock (a handler running meanwhile defers again).
+ */
+void pcpu_free_deferred(void)
+{
+	unsigned int i;
+
+	while (__atomic_load_n(&pcpu_g.nr_deferred, __ATOMIC_ACQUIRE)) {
+		pcpu_lock_depth++;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		pcpu_spin_lock(&pcpu_g.lock);
+		for (i = 0; i < PCPU_NR_DEFERRED; i++) {
+			void *p = __atomic_exchange_n(&pcpu_deferred[i], NULL,
+						      __ATOMIC_ACQUIRE);
+
+			if (p) {
+				__atomic_sub_fetch(&pcpu_g.nr_deferred, 1,
+						   __ATOMIC_RELEASE);
+				pcpu_free_locked(p);
+			}
+		}
+		pcpu_spin_unlock(&pcpu_g.lock);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		pcpu_lock_depth--;
+	}
+}
+
+/**
+ * pcpu_free - free a per-CPU object
+ * @ptr: a per-CPU pointer from pcpu_alloc(), or NULL (no-op)
+ *
+ * No system call: the area is marked dirty and becomes reusable once the
+ * cleaner has zeroed it in every unit page that exists.  (In a build with
+ * AddressSanitizer, the area is poisoned in the units whose pages exist,
+ * which one PAGEMAP_SCAN says; under valgrind, in every unit.)  A pointer that
+ * is not the start of a live allocation (foreign, interior, already freed) is
+ * reported on stderr and the process aborts, like glibc's free().
+ *
+ * Async-signal-safe: called from a handler that interrupted its own thread
+ * inside libpcpu's lock, the free is queued and completed as soon as the
+ * interrupted call releases the lock.
+ *
+ * Context: takes pcpu_g.lock.
+ */
+void pcpu_free(void *ptr)
+{
+	if (!ptr)
+		return;
+	if (unlikely(!__atomic_load_n(&pcpu_g.initialized, __ATOMIC_ACQUIRE)))
+		pcpu_bad_free(ptr, "invalid pointer (allocator not in use)");
+	if (unlikely(pcpu_lock_depth)) {
+		pcpu_defer_free(ptr);
+		return;
+	}
+	pcpu_lock();
+	pcpu_free_locked(ptr);
+	pcpu_unlock();
 }
 
 /**
@@ -2091,7 +2249,7 @@ void pcpu_verify_all(void)
 	int empty = 0, populated = 0;
 	size_t i, dirty = 0, used = 0;
 
-	pcpu_spin_lock(&pcpu_g.lock);
+	pcpu_lock();
 	for (i = 0; i < pcpu_g.lookup_cap; i++) {
 		struct pcpu_chunk *c = pcpu_g.lookup[i];
 
@@ -2110,5 +2268,5 @@ void pcpu_verify_all(void)
 	       populated, pcpu_g.nr_populated);
 	VERIFY(dirty == pcpu_g.dirty_bytes && used == pcpu_g.used_bytes, NULL,
 	       "dirty/used bytes", (int)dirty, (int)used);
-	pcpu_spin_unlock(&pcpu_g.lock);
+	pcpu_unlock();
 }

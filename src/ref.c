@@ -41,14 +41,18 @@ static int64_t *pcpu_ref_counters(const struct pcpu_ref *ref)
 			   ~__PCPU_REF_FLAGS);
 }
 
+/* A ref's switches run locked and as a no-fork section: a forked child
+ * never finds one half done. */
 static void pcpu_ref_lock(struct pcpu_ref *ref)
 {
-	pcpu_spin_lock((pcpu_spinlock_t *)&ref->lock);
+	pcpu_nofork_enter();
+	pcpu_obj_lock(&ref->lock);
 }
 
 static void pcpu_ref_unlock(struct pcpu_ref *ref)
 {
-	pcpu_spin_unlock((pcpu_spinlock_t *)&ref->lock);
+	pcpu_obj_unlock(&ref->lock);
+	pcpu_nofork_exit();
 }
 
 /**

@@ -58,11 +58,14 @@ static void t_counter_batch_folds(void)
 	for (i = 1; i < 10; i++) {
 		pcpu_counter_add_batch(&ctr, 1, 10);
 		CHECK_EQ(pcpu_counter_read(&ctr), 0);
-		CHECK_EQ(*pcpu_ptr(ctr.counters, 0), i);
+		CHECK_EQ(pcpu_ptr(ctr.units, 0)->total -
+				 pcpu_ptr(ctr.units, 0)->folded,
+			 i);
 	}
 	pcpu_counter_add_batch(&ctr, 1, 10); /* reaches 10: folds */
 	CHECK_EQ(pcpu_counter_read(&ctr), 10);
-	CHECK_EQ(*pcpu_ptr(ctr.counters, 0), 0);
+	CHECK_EQ(pcpu_ptr(ctr.units, 0)->total - pcpu_ptr(ctr.units, 0)->folded,
+		 0);
 	pcpu_counter_add_batch(&ctr, -25, 10); /* -25 folds at once */
 	CHECK_EQ(pcpu_counter_read(&ctr), -15);
 	CHECK_EQ(pcpu_counter_read_positive(&ctr), 0);
@@ -123,8 +126,8 @@ static void t_counter_sum_skips_idle_units(void)
 	cfg.nr_units = 256;
 	CHECK_EQ(pcpu_init(&cfg), 0);
 	CHECK_EQ(pcpu_counter_init(&ctr, 0), 0);
-	*pcpu_ptr(ctr.counters, 0) = 5; /* as if CPU 0 added 5 */
-	base = (char *)((uintptr_t)ctr.counters & ~(pcpu_g.unit_size - 1));
+	pcpu_ptr(ctr.units, 0)->total = 5; /* as if CPU 0 added 5 */
+	base = (char *)((uintptr_t)ctr.units & ~(pcpu_g.unit_size - 1));
 	pcpu_os_scan_present(base + pcpu_g.unit_size,
 			     pcpu_g.chunk_size - pcpu_g.unit_size,
 			     count_present, &before);

@@ -2,12 +2,19 @@
 /*
  * pcpu/counter.h - per-CPU counters, after the kernel's percpu_counter.
  *
- * pcpu_counter_add() adds to the calling CPU's 64-bit delta with one rseq
- * operation; when that delta reaches the batch (in either direction) it is
- * folded into the shared count.  pcpu_counter_read() returns the shared
- * count: fast and approximate, off by less than batch x units.
- * pcpu_counter_sum() is exact (as of the moment, for adds that finished)
- * and reads only the units of CPUs that ever touched the counter's page.
+ * Each CPU's copy holds the total of the adds made on it, and how much of
+ * that total has been folded into the shared count.  pcpu_counter_add()
+ * adds to the calling CPU's total with one rseq operation, no lock; when
+ * the unfolded part of that copy reaches the batch (in either direction)
+ * it is folded into the shared count with an atomic add.
+ * pcpu_counter_read() returns the shared count: fast and approximate, off
+ * by less than batch x units at any quiet moment.  pcpu_counter_sum() is
+ * exact (every add that returned is in it, none twice) and reads only the
+ * units of CPUs that ever touched the counter's page.
+ *
+ * Async-signal-safe: pcpu_counter_add(), _add_batch(), _inc(), _dec(),
+ * _sub(), _read(), _read_positive() (no lock, no system call; a handler
+ * may interrupt an add of the same counter, a fork may happen anywhere).
  */
 #ifndef PCPU_COUNTER_H
 #define PCPU_COUNTER_H
@@ -21,19 +28,38 @@ extern "C" {
 #endif
 
 /**
+ * struct pcpu_counter_unit - one CPU's copy of a counter
+ * @total: every amount added on this CPU (wraps modulo 2^64)
+ * @folded: the part of @total already in the shared count
+ */
+struct pcpu_counter_unit {
+	int64_t total;
+	int64_t folded;
+};
+
+/**
  * struct pcpu_counter - a per-CPU counter
- * @count: the shared, folded count (read it with pcpu_counter_read())
- * @counters: the per-CPU deltas
- * @lock: serializes folds against exact sums and sets
- * @owner: nonzero if this counter owns @counters (pcpu_counter_init_many()
+ * @count: the folded amounts (pcpu_counter_read() adds @base)
+ * @base: what pcpu_counter_set() and init gave, minus the totals then
+ * @units: the per-CPU copies
+ * @lock: serializes pcpu_counter_set() calls (adds and sums never take it)
+ * @owner: nonzero if this counter owns @units (pcpu_counter_init_many()
  *         gives ownership to the first counter of the array)
+ * @gen: the process image (fork generation) whose units were last swept
+ *
+ * The value is @base + the sum of every unit's total.
  */
 struct pcpu_counter {
 	int64_t count;
-	int64_t *counters;
+	int64_t base;
+	struct pcpu_counter_unit *units;
 	int lock;
 	int owner;
+	unsigned int gen;
 };
+
+/* Bumped in every forked child (see pcpu_counter_read()); never write. */
+PCPU_API extern unsigned int pcpu_fork_gen;
 
 /* The default batch: max(256, 2 x units).  Deltas are 64-bit, so the
  * batch only trades the error of pcpu_counter_read() (< batch x units)
@@ -49,22 +75,44 @@ PCPU_API void pcpu_counter_set(struct pcpu_counter *c, int64_t amount);
 PCPU_API int64_t pcpu_counter_sum(struct pcpu_counter *c);
 PCPU_API int pcpu_counter_compare_batch(struct pcpu_counter *c, int64_t rhs,
 					int32_t batch);
-PCPU_API void pcpu_counter_fold(struct pcpu_counter *c);
+PCPU_API void pcpu_counter_fold_unit(struct pcpu_counter *c,
+				     struct pcpu_counter_unit *unit,
+				     int32_t batch);
+PCPU_API void pcpu_counter_add_slow(struct pcpu_counter *c, int64_t amount,
+				    int32_t batch);
+PCPU_API void pcpu_counter_sweep(struct pcpu_counter *c);
 
 /**
  * pcpu_counter_add_batch - add @amount, folding at @batch
  * @c: the counter
  * @amount: what to add
- * @batch: fold the calling CPU's delta into the shared count once its
- *         magnitude reaches this
+ * @batch: fold the unfolded part of the copy the add landed on into the
+ *         shared count once its magnitude reaches this
+ *
+ * The copy is named by the critical section itself, so a thread that
+ * migrates right after its add still folds the copy it added to.
+ * Context: any, signal handlers included.
  */
 static inline void pcpu_counter_add_batch(struct pcpu_counter *c,
 					  int64_t amount, int32_t batch)
 {
-	int64_t v = pcpu_add_return(c->counters, amount);
+	uint64_t total;
+	void *at;
+	int64_t d;
 
-	if (__builtin_expect(v >= batch || v <= -batch, 0))
-		pcpu_counter_fold(c);
+	if (__builtin_expect(!__pcpu_add_return_at(&c->units->total,
+						   (uint64_t)amount, &total,
+						   &at),
+			     0)) {
+		pcpu_counter_add_slow(c, amount, batch);
+		return;
+	}
+	d = (int64_t)(total - (uint64_t)__atomic_load_n(
+				      &((struct pcpu_counter_unit *)at)->folded,
+				      __ATOMIC_RELAXED));
+	if (__builtin_expect(d >= batch || d <= -batch, 0))
+		pcpu_counter_fold_unit(c, (struct pcpu_counter_unit *)at,
+				       batch);
 }
 
 static inline void pcpu_counter_add(struct pcpu_counter *c, int64_t amount)
@@ -87,10 +135,22 @@ static inline void pcpu_counter_sub(struct pcpu_counter *c, int64_t amount)
 	pcpu_counter_add(c, -amount);
 }
 
-/* The shared count: approximate, no per-CPU read. */
+/*
+ * The shared count: approximate, no per-CPU read.  In a forked child, the
+ * first read of a counter made before the fork sweeps its units once: a
+ * thread of the parent may have added and not yet folded, and it does not
+ * exist in the child.
+ */
 static inline int64_t pcpu_counter_read(const struct pcpu_counter *c)
 {
-	return __atomic_load_n(&c->count, __ATOMIC_RELAXED);
+	if (__builtin_expect(
+		    __atomic_load_n(&c->gen, __ATOMIC_RELAXED) !=
+			    __atomic_load_n(&pcpu_fork_gen, __ATOMIC_RELAXED),
+		    0))
+		pcpu_counter_sweep((struct pcpu_counter *)c);
+	return (int64_t)((uint64_t)__atomic_load_n(&c->base, __ATOMIC_RELAXED) +
+			 (uint64_t)__atomic_load_n(&c->count,
+						   __ATOMIC_RELAXED));
 }
 
 /* pcpu_counter_read(), never below zero. */
@@ -117,7 +177,7 @@ static inline int pcpu_counter_compare(struct pcpu_counter *c, int64_t rhs)
 
 static inline int pcpu_counter_initialized(const struct pcpu_counter *c)
 {
-	return c->counters != NULL;
+	return c->units != NULL;
 }
 
 #ifdef __cplusplus

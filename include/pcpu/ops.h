@@ -145,6 +145,32 @@ static inline int pcpu_cpu(void)
 #include "arch/generic.h"
 #endif
 
+#ifdef __PCPU_ADD_RETURN_AT_ASM
+/*
+ * __pcpu_add_return_at - add @v to the current CPU's copy of the 8-byte
+ * object @ptr; *@res = its new value, *@at = the copy's address, both
+ * written inside the critical section before the commit (a restart
+ * writes them again).  The counters use it to fold the very copy the add
+ * landed on, wherever the thread runs afterwards.  Return: true, or false
+ * if rseq is not in use (nothing was added; take the atomic path).
+ */
+static inline bool __pcpu_add_return_at(void *ptr, uint64_t v, uint64_t *res,
+					void **at)
+{
+	uint64_t r;
+	void *a;
+
+	__PCPU_RSEQ_OP(
+		(*res = r, *at = a, true), false,
+		__asm__ __volatile__ goto(
+			__PCPU_CS_BEGIN __PCPU_ADD_RETURN_AT_ASM __PCPU_CS_END
+			:
+			: __PCPU_CS_IN(6), [v] "r"(v), [res] "m"(r), [at] "m"(a)
+			: __PCPU_CS_CLOBBER
+			: abort, slow));
+}
+#endif
+
 #ifdef __cplusplus
 #define PCPU_SIZE_CHECK(p)                                            \
 	static_assert(sizeof(*(p)) == 1 || sizeof(*(p)) == 2 ||       \

@@ -188,4 +188,12 @@ static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
 			       : abort, slow));
 }
 
+/* The body of __pcpu_add_return_at() (pcpu/ops.h), unit address in x9. */
+#define __PCPU_ADD_RETURN_AT_ASM \
+	"ldr x12, [x9]\n\t"      \
+	"add x12, x12, %[v]\n\t" \
+	"str x12, %[res]\n\t"    \
+	"str x9, %[at]\n\t"      \
+	"str x12, [x9]\n\t"
+
 #endif /* PCPU_ARCH_AARCH64_H */

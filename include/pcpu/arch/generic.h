@@ -50,4 +50,14 @@ static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
 	return false;
 }
 
+static inline bool __pcpu_add_return_at(void *ptr, uint64_t v, uint64_t *res,
+					void **at)
+{
+	(void)ptr;
+	(void)v;
+	(void)res;
+	(void)at;
+	return false;
+}
+
 #endif /* PCPU_ARCH_GENERIC_H */

@@ -206,4 +206,12 @@ static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
 			: abort, slow));
 }
 
+/* The body of __pcpu_add_return_at() (pcpu/ops.h), unit address in %rax. */
+#define __PCPU_ADD_RETURN_AT_ASM  \
+	"movq (%%rax), %%rcx\n\t" \
+	"addq %[v], %%rcx\n\t"    \
+	"movq %%rcx, %[res]\n\t"  \
+	"movq %%rax, %[at]\n\t"   \
+	"movq %%rcx, (%%rax)\n\t"
+
 #endif /* PCPU_ARCH_X86_64_H */
