@@ -802,6 +802,100 @@ static void bench_nowait(void)
 	free(p);
 }
 
+/* ------------------------------------------------------------------
+ * counter adds against a continuous exact reader
+ */
+
+static struct pcpu_counter rd_ctr;
+static bool rd_stop;
+static long rd_sums;
+
+static void *rd_reader(void *arg)
+{
+	(void)arg;
+	while (!TEST_LOAD(rd_stop)) {
+		(void)pcpu_counter_sum(&rd_ctr);
+		__atomic_add_fetch(&rd_sums, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static double thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* ns per add of @amount on this thread's CPU clock; *@wall: wall ns/op. */
+static double rd_adds(long n, int64_t amount, bool reader, double *wall)
+{
+	pthread_t t;
+	double c0, w0, cpu;
+
+	if (reader) {
+		TEST_STORE(rd_stop, false);
+		pthread_create(&t, NULL, rd_reader, NULL);
+		while (!TEST_LOAD(rd_sums))
+			sched_yield();
+	}
+	c0 = thread_cpu_ns();
+	w0 = now_ns();
+	for (long i = 0; i < n; i++)
+		pcpu_counter_add(&rd_ctr, amount);
+	cpu = (thread_cpu_ns() - c0) / n;
+	*wall = (now_ns() - w0) / n;
+	if (reader) {
+		TEST_STORE(rd_stop, true);
+		pthread_join(t, NULL);
+		TEST_STORE(rd_sums, 0);
+	}
+	return cpu;
+}
+
+static void bench_counter_reader(void)
+{
+	int rounds = quick ? 1 : 9;
+	long n = quick ? 100000 : 5000000;
+	static const int64_t amounts[] = {1, 1000};
+
+	header("counter_reader",
+	       "pcpu_counter_add() on one thread, alone and while another "
+	       "thread loops pcpu_counter_sum(); ns/op on the adder's CPU "
+	       "clock (wall in the note), rounds interleaved, ratio = with / "
+	       "alone per round");
+	start_allocator(0, 0);
+	pcpu_counter_init(&rd_ctr, 0);
+	for (int k = 0; k < 2; k++) {
+		double alone[MAX_REPS], with[MAX_REPS], ratio[MAX_REPS];
+		double wa[MAX_REPS], ww[MAX_REPS];
+		struct stat3 sa, sw, sr;
+		char what[96], note[96];
+
+		for (int r = 0; r < rounds; r++) {
+			alone[r] = rd_adds(n, amounts[k], false, &wa[r]);
+			with[r] = rd_adds(n, amounts[k], true, &ww[r]);
+			ratio[r] = with[r] / alone[r];
+		}
+		sa = summarize(alone, rounds);
+		sw = summarize(with, rounds);
+		sr = summarize(ratio, rounds);
+		snprintf(what, sizeof(what), "add %lld, alone",
+			 (long long)amounts[k]);
+		snprintf(note, sizeof(note), "wall %.1f ns/op",
+			 summarize(wa, rounds).med);
+		row("counter_reader", what, sa, "ns/op", 0, note);
+		snprintf(what, sizeof(what), "add %lld, with a summing reader",
+			 (long long)amounts[k]);
+		snprintf(note, sizeof(note),
+			 "wall %.1f ns/op; per-round ratio %.2f [%.2f - %.2f]",
+			 summarize(ww, rounds).med, sr.med, sr.min, sr.max);
+		row("counter_reader", what, sw, "ns/op", 0, note);
+	}
+	pcpu_counter_destroy(&rd_ctr);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -810,7 +904,7 @@ static const struct {
 	{"memory", bench_memory},     {"growth", bench_growth},
 	{"nowait", bench_nowait},     {"kernel_shape", bench_kernel_shape},
 	{"hot_pair", bench_hot_pair}, {"random_pairs", bench_random_pairs},
-	{"populate", bench_populate},
+	{"populate", bench_populate}, {"counter_reader", bench_counter_reader},
 };
 
 int main(int argc, char **argv)
