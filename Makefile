@@ -74,8 +74,7 @@ fuzz:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev; }
 	mkdir -p $(BUILD)/fuzz/corpus
 	$(CLANG) -g -O2 -DPCPU_DEBUG=1 -fsanitize=fuzzer,address,undefined -fno-sanitize-coverage=trace-cmp \
-	  -Iinclude -Isrc tests/fuzz_alloc.c src/percpu.c src/percpu-vm.c src/percpu-stats.c \
-	  src/os-linux.c src/options.c src/ops.c src/counter.c src/ref.c src/sanitize.c -lpthread -o $(BUILD)/fuzz/fuzz_alloc
+	  -Iinclude -Isrc tests/fuzz_alloc.c $(wildcard src/*.c) -lpthread -o $(BUILD)/fuzz/fuzz_alloc
 	$(BUILD)/fuzz/fuzz_alloc -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) $(BUILD)/fuzz/corpus tests/fuzz_corpus
 
 bench: release

@@ -329,7 +329,39 @@ static inline void pcpu_unlock(void)
 		pcpu_free_deferred();
 }
 
-/* percpu.c, used by the backend and the statistics */
+static inline int min_int(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+static inline int max_int(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+static inline int pcpu_nr_blocks(void)
+{
+	return pcpu_g.unit_pages;
+}
+
+static inline bool pcpu_block_is_free(const struct pcpu_block_md *md)
+{
+	return md->contig_hint == md->nr_bits;
+}
+
+/* percpu-block.c: the block hints */
+void pcpu_init_md_block(struct pcpu_block_md *md, int nr_bits);
+void pcpu_md_scan(const unsigned long *map, int base, struct pcpu_block_md *md);
+void pcpu_chunk_refresh_hint(struct pcpu_chunk *chunk);
+void pcpu_block_update_hint_alloc(struct pcpu_chunk *chunk, int bit_off,
+				  int bits);
+void pcpu_block_update_hint_free(struct pcpu_chunk *chunk, int bit_off,
+				 int bits);
+
+/* percpu.c, used by the backend, the statistics, the checker and the
+ * block hints */
+void pcpu_update_empty_pages(struct pcpu_chunk *chunk, int nr);
+int __pcpu_size_to_slot(int size);
 struct pcpu_chunk *pcpu_alloc_chunk(void);
 void pcpu_free_chunk(struct pcpu_chunk *chunk);
 int pcpu_ensure_init(void);
@@ -337,6 +369,26 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end);
 void pcpu_verify_all(void);
 int pcpu_chunk_slot(const struct pcpu_chunk *chunk);
 void pcpu_balance_workfn(void);
+
+/* percpu-clean.c: the cleaner's zeroing */
+int pcpu_clean_units(struct pcpu_chunk *chunk, const unsigned long *dirty);
+
+/* percpu-lookup.c: the reverse lookup */
+struct pcpu_chunk *pcpu_chunk_addr_search(const char *base);
+int pcpu_lookup_reserve(void);
+void pcpu_lookup_insert(struct pcpu_chunk *chunk);
+void pcpu_lookup_remove(struct pcpu_chunk *chunk);
+
+/* percpu-balance.c: the balance thread */
+void pcpu_balance_start(void);
+void pcpu_balance_kick(void);
+void pcpu_balance_stop_thread(void);
+
+/* Ask for the balance work: the thread (or the next allocation) runs it. */
+static inline void pcpu_balance_schedule(void)
+{
+	__atomic_store_n(&pcpu_g.balance_pending, 1, __ATOMIC_RELEASE);
+}
 void pcpu_for_each_present_unit(const void *ptr, size_t size,
 				void (*fn)(unsigned int unit, void *arg),
 				void *arg);

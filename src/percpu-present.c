@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+/*
+ * percpu-present.c - the present-unit walk: which units of a per-CPU
+ * object may hold something other than zero.
+ *
+ * A unit page that was never touched reads zero, and reading it would
+ * allocate it (design decision 3); so whatever must look at every unit
+ * (counter sums and sets, ref switches) asks the kernel, through one
+ * presence scan, which unit pages exist, and visits only those units.
+ * Owns nothing but this walk; used by counter.c and ref.c.
+ */
+#include <stdint.h>
+
+#include "percpu-internal.h"
+
+struct pcpu_present_ctx {
+	char *base;
+	size_t first, last; /* page offsets of the object inside a unit */
+	long last_unit;
+	void (*fn)(unsigned int unit, void *arg);
+	void *arg;
+};
+
+static void pcpu_present_page(char *start, char *end, void *arg)
+{
+	struct pcpu_present_ctx *ctx = arg;
+	char *page;
+
+	for (page = start; page < end; page += pcpu_g.page_size) {
+		size_t off = (size_t)(page - ctx->base);
+		size_t in_unit = off & (pcpu_g.unit_size - 1);
+		long unit = (long)(off / pcpu_g.unit_size) - 1;
+
+		if (unit < 0 || in_unit < ctx->first || in_unit > ctx->last ||
+		    unit == ctx->last_unit)
+			continue;
+		ctx->last_unit = unit;
+		ctx->fn((unsigned int)unit, ctx->arg);
+	}
+}
+
+/**
+ * pcpu_for_each_present_unit - call @fn for each unit whose copy of
+ * [@ptr, @ptr + @size) may hold something other than zero
+ * @ptr: a per-CPU pointer
+ * @size: the object's size
+ * @fn: called once per such unit, in unit order
+ * @arg: passed to @fn
+ *
+ * A unit page that was never touched reads zero, and reading it would
+ * allocate it (design decision 3), so units whose pages do not exist are
+ * skipped without being read; the kernel says which exist (one
+ * PAGEMAP_SCAN or pagemap read).  If it cannot say, every unit is visited.
+ *
+ * Context: any; one system call.
+ */
+void pcpu_for_each_present_unit(const void *ptr, size_t size,
+				void (*fn)(unsigned int unit, void *arg),
+				void *arg)
+{
+	char *p = (char *)ptr;
+	char *base =
+		(char *)((uintptr_t)p & ~(uintptr_t)(pcpu_g.unit_size - 1));
+	size_t pmask = pcpu_g.page_size - 1, off = (size_t)(p - base);
+	struct pcpu_present_ctx ctx = {
+		base, off & ~pmask, (off + size - 1) & ~pmask, -1, fn, arg};
+	unsigned int u;
+
+	if (!pcpu_os_scan_present(
+		    base + pcpu_g.unit_size + ctx.first,
+		    (size_t)(pcpu_g.nr_units - 1) * pcpu_g.unit_size +
+			    ctx.last - ctx.first + pcpu_g.page_size,
+		    pcpu_present_page, &ctx))
+		return;
+	for (u = 0; u < pcpu_g.nr_units; u++)
+		fn(u, arg);
+}
