@@ -852,87 +852,123 @@ static void *pcpu_alloc_done(struct pcpu_chunk *chunk, int off, size_t size,
 	return ptr;
 }
 
-static void *pcpu_alloc_slow(int bits, int align, size_t size, bool nowait)
+/*
+ * pcpu_alloc_populated - take room in pages that are populated already
+ *
+ * No mutex, no system call.  A success leaves a balance request if empty
+ * populated pages run low (after a pcpu_alloc()); a pcpu_alloc_nowait()
+ * failure asks for a full refill.
+ * Context: takes pcpu_g.lock.  Return: the chunk (and *@offp), or NULL.
+ */
+static struct pcpu_chunk *pcpu_alloc_populated(int bits, int align, size_t size,
+					       bool nowait, int *offp)
 {
-	struct pcpu_chunk *chunk, *created = NULL;
-	bool cleaned = false, have_free_chunk;
-	int off, ret;
+	struct pcpu_chunk *chunk;
 
-	if (!nowait) {
-		/* First try what is populated, without the mutex: most
-		 * allocations need no page populated and no chunk created. */
-		pcpu_lock();
-		chunk = pcpu_alloc_search(bits, align, (int)size, true, &off);
-		if (likely(chunk))
-			goto found;
-		pcpu_unlock();
-		pthread_mutex_lock(&pcpu_g.alloc_mutex);
-	}
 	pcpu_lock();
-	for (;;) {
-		chunk = pcpu_alloc_search(bits, align, (int)size, nowait, &off);
-		if (chunk)
-			break;
-		if (nowait) {
-			pcpu_g.atomic_alloc_failed = true;
-			pcpu_unlock();
+	chunk = pcpu_alloc_search(bits, align, (int)size, true, offp);
+	if (likely(chunk)) {
+		pcpu_stats_area_alloc(chunk, size);
+		PCPU_VERIFY(chunk, *offp, *offp + bits);
+		if (!nowait &&
+		    pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
 			pcpu_balance_schedule();
-			pcpu_trace2(percpu_alloc_percpu_fail, size, align);
-			errno = EAGAIN;
-			return NULL;
-		}
+	} else if (nowait) {
+		pcpu_g.atomic_alloc_failed = true;
+	}
+	pcpu_unlock();
+	if (!chunk && nowait)
+		pcpu_balance_schedule();
+	return chunk;
+}
+
+/*
+ * pcpu_alloc_room - take room anywhere, cleaning dirty areas or creating
+ * a chunk when nothing fits (at most once each)
+ * @created: set to the chunk created for this allocation, if one was
+ *
+ * The area may lie on unpopulated pages: the caller populates them.
+ * Context: pcpu_g.alloc_mutex; takes pcpu_g.lock; makes system calls.
+ * Return: the chunk (and *@offp), or NULL (no room could be had).
+ */
+static struct pcpu_chunk *pcpu_alloc_room(int bits, int align, size_t size,
+					  int *offp,
+					  struct pcpu_chunk **created)
+{
+	struct pcpu_chunk *chunk;
+	bool cleaned = false, have_free_chunk;
+
+	pcpu_lock();
+	while (!(chunk = pcpu_alloc_search(bits, align, (int)size, false,
+					   offp))) {
 		have_free_chunk =
 			!list_empty(&pcpu_g.chunk_lists[pcpu_g.free_slot]);
 		pcpu_unlock();
 		if (!cleaned && pcpu_clean_worthwhile()) {
 			cleaned = true;
 			pcpu_clean_all();
-		} else if (created || have_free_chunk ||
-			   !(created = pcpu_new_chunk())) {
-			goto fail;
+		} else if (*created || have_free_chunk ||
+			   !(*created = pcpu_new_chunk())) {
+			return NULL;
 		}
 		pcpu_lock();
 	}
 	pcpu_stats_area_alloc(chunk, size);
-	PCPU_VERIFY(chunk, off, off + bits);
+	PCPU_VERIFY(chunk, *offp, *offp + bits);
 	pcpu_unlock();
+	return chunk;
+}
 
-	if (!nowait) {
-		/* the mutex holder populates; nothing else can use these
-		 * unpopulated bits meanwhile (pcpu_alloc_nowait and the fast
-		 * path take populated pages only) */
-		ret = pcpu_alloc_populate(chunk, off, bits);
-		if (ret) {
-			pcpu_lock();
-			pcpu_stats_area_dealloc(chunk);
-			pcpu_unlock();
-			pcpu_alloc_undo(chunk, off, bits, created);
-			goto fail;
-		}
-		if (pcpu_g.balance_enabled &&
-		    (READ_ONCE(pcpu_g.nr_empty_pop_pages) <
-			     PCPU_EMPTY_POP_PAGES_LOW ||
-		     READ_ONCE(pcpu_g.balance_restart) ||
-		     __atomic_load_n(&pcpu_g.balance_pending,
-				     __ATOMIC_RELAXED)))
-			pcpu_balance_kick();
-		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
-	}
-	return pcpu_alloc_done(chunk, off, size, nowait);
+/* After a pcpu_alloc() that took the mutex: should the balancer run? */
+static bool pcpu_balance_wanted(void)
+{
+	return pcpu_g.balance_enabled &&
+	       (READ_ONCE(pcpu_g.nr_empty_pop_pages) <
+			PCPU_EMPTY_POP_PAGES_LOW ||
+		READ_ONCE(pcpu_g.balance_restart) ||
+		__atomic_load_n(&pcpu_g.balance_pending, __ATOMIC_RELAXED));
+}
 
-found:
-	pcpu_stats_area_alloc(chunk, size);
-	PCPU_VERIFY(chunk, off, off + bits);
-	if (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
-		pcpu_balance_schedule();
-	pcpu_unlock();
-	return pcpu_alloc_done(chunk, off, size, nowait);
-
-fail:
-	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+static void *pcpu_alloc_fail(size_t size, size_t align, int err)
+{
 	pcpu_trace2(percpu_alloc_percpu_fail, size, align);
-	errno = ENOMEM;
+	errno = err;
 	return NULL;
+}
+
+/*
+ * __pcpu_alloc - the allocation path of pcpu_alloc() and
+ * pcpu_alloc_nowait(), in the kernel's order: populated pages first,
+ * without the mutex; then, for pcpu_alloc() only, under the mutex, any
+ * room (cleaning or creating a chunk), whose pages the mutex holder
+ * populates (nothing else can take these unpopulated bits meanwhile: the
+ * other paths take populated pages only), rolling back on failure.
+ */
+static void *__pcpu_alloc(int bits, int align, size_t size, bool nowait)
+{
+	struct pcpu_chunk *chunk, *created = NULL;
+	int off;
+
+	chunk = pcpu_alloc_populated(bits, align, size, nowait, &off);
+	if (likely(chunk))
+		return pcpu_alloc_done(chunk, off, size, nowait);
+	if (nowait)
+		return pcpu_alloc_fail(size, (size_t)align, EAGAIN);
+	pthread_mutex_lock(&pcpu_g.alloc_mutex);
+	chunk = pcpu_alloc_room(bits, align, size, &off, &created);
+	if (chunk && pcpu_alloc_populate(chunk, off, bits)) {
+		pcpu_lock();
+		pcpu_stats_area_dealloc(chunk);
+		pcpu_unlock();
+		pcpu_alloc_undo(chunk, off, bits, created);
+		chunk = NULL;
+	}
+	if (chunk && pcpu_balance_wanted())
+		pcpu_balance_kick();
+	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+	if (!chunk)
+		return pcpu_alloc_fail(size, (size_t)align, ENOMEM);
+	return pcpu_alloc_done(chunk, off, size, nowait);
 }
 
 /**
@@ -959,11 +995,11 @@ void *pcpu_alloc(size_t size, size_t align)
 	}
 	if (unlikely(READ_ONCE(pcpu_g.balance_restart)))
 		pcpu_balance_kick(); /* a forked child's thread did not start */
-	return pcpu_alloc_slow(pcpu_size_to_bits(size),
-			       align < PCPU_MIN_ALLOC_SIZE
-				       ? 1
-				       : (int)(align >> PCPU_MIN_ALLOC_SHIFT),
-			       size, false);
+	return __pcpu_alloc(pcpu_size_to_bits(size),
+			    align < PCPU_MIN_ALLOC_SIZE
+				    ? 1
+				    : (int)(align >> PCPU_MIN_ALLOC_SHIFT),
+			    size, false);
 }
 
 /**
@@ -998,11 +1034,11 @@ void *pcpu_alloc_nowait(size_t size, size_t align)
 		errno = err == ENOMEM ? EAGAIN : err;
 		return NULL;
 	}
-	return pcpu_alloc_slow(pcpu_size_to_bits(size),
-			       align < PCPU_MIN_ALLOC_SIZE
-				       ? 1
-				       : (int)(align >> PCPU_MIN_ALLOC_SHIFT),
-			       size, true);
+	return __pcpu_alloc(pcpu_size_to_bits(size),
+			    align < PCPU_MIN_ALLOC_SIZE
+				    ? 1
+				    : (int)(align >> PCPU_MIN_ALLOC_SHIFT),
+			    size, true);
 }
 
 static void __attribute__((noreturn, cold))
