@@ -47,29 +47,11 @@ static void pcpu_verify_block(const struct pcpu_chunk *chunk, int i)
 	       b->scan_hint);
 }
 
-/**
- * pcpu_chunk_verify - check a chunk's invariants, abort on a broken one
- * @chunk: the chunk
- * @bit_start: first bit of the region just changed
- * @bit_end: end of that region
- *
- * The blocks over [@bit_start, @bit_end) are rescanned and compared with
- * their hints (exact, except the scan hint which must be an upper bound);
- * the chunk's hints are rebuilt and compared; the byte and page counters
- * are recounted (after a local change, one check in 16: that pass reads
- * every map); dirty areas must be allocated.  Runs after every operation
- * in PCPU_DEBUG builds.
- *
- * Context: pcpu_g.lock.
- */
-void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
+/* The chunk-wide hints, recomputed from the blocks', must match. */
+static void pcpu_verify_chunk_md(struct pcpu_chunk *chunk, bool whole)
 {
-	int B = pcpu_g.block_bits, map_bits = pcpu_g.unit_map_bits, i;
-	int nr_empty = 0, words = BITS_TO_LONGS(map_bits);
 	struct pcpu_block_md t = chunk->chunk_md;
 
-	for (i = bit_start / B; i < pcpu_nr_blocks() && i * B < bit_end; i++)
-		pcpu_verify_block(chunk, i);
 	pcpu_chunk_refresh_hint(chunk);
 	VERIFY(t.contig_hint == chunk->chunk_md.contig_hint, chunk,
 	       "chunk contig_hint", t.contig_hint, chunk->chunk_md.contig_hint);
@@ -78,7 +60,7 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 	VERIFY(t.left_free == chunk->chunk_md.left_free &&
 		       t.right_free == chunk->chunk_md.right_free,
 	       chunk, "chunk left/right_free", t.left_free, t.right_free);
-	if (bit_start == 0 && bit_end == map_bits) {
+	if (whole) {
 		int rs, re, before = 0;
 
 		pcpu_for_each_run (chunk->alloc_map, 0, t.contig_hint_start, rs,
@@ -94,15 +76,14 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 	       chunk, "chunk contig region not free", t.contig_hint_start,
 	       t.contig_hint);
 	chunk->chunk_md = t;
+}
 
-	/* the chunk-wide recounts cost a pass over every map: after a local
-	 * change, do them on every 16th check only */
-	if (bit_start != 0 || bit_end != map_bits) {
-		static unsigned int ops;
+/* The counters, recounted from the maps, must match. */
+static void pcpu_verify_counts(const struct pcpu_chunk *chunk)
+{
+	int B = pcpu_g.block_bits, map_bits = pcpu_g.unit_map_bits, i;
+	int nr_empty = 0, words = BITS_TO_LONGS(map_bits);
 
-		if (++ops % 16)
-			return;
-	}
 	VERIFY(chunk->free_bytes ==
 		       (map_bits -
 			bitmap_weight_range(chunk->alloc_map, 0, map_bits)) *
@@ -130,6 +111,36 @@ void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 		       chunk->slot == pcpu_chunk_slot(chunk) ||
 		       chunk->slot == 0,
 	       chunk, "slot", chunk->slot, pcpu_chunk_slot(chunk));
+}
+
+/**
+ * pcpu_chunk_verify - check a chunk's invariants, abort on a broken one
+ * @chunk: the chunk
+ * @bit_start: first bit of the region just changed
+ * @bit_end: end of that region
+ *
+ * The blocks over [@bit_start, @bit_end) are rescanned and compared with
+ * their hints (exact, except the scan hint which must be an upper bound);
+ * the chunk's hints are rebuilt and compared; the byte and page counters
+ * are recounted (after a local change, one check in 16: that pass reads
+ * every map); dirty areas must be allocated.  Runs after every operation
+ * in PCPU_DEBUG builds.
+ *
+ * Context: pcpu_g.lock.
+ */
+void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
+{
+	int B = pcpu_g.block_bits, i;
+	bool whole = bit_start == 0 && bit_end == pcpu_g.unit_map_bits;
+	static unsigned int ops;
+
+	for (i = bit_start / B; i < pcpu_nr_blocks() && i * B < bit_end; i++)
+		pcpu_verify_block(chunk, i);
+	pcpu_verify_chunk_md(chunk, whole);
+	/* the chunk-wide recounts cost a pass over every map: after a local
+	 * change, do them on every 16th check only */
+	if (whole || !(++ops % 16))
+		pcpu_verify_counts(chunk);
 }
 
 /**
