@@ -24,10 +24,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/membarrier.h>
-#include <sched.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <pcpu/ops.h>
 
@@ -36,11 +33,6 @@
 unsigned int pcpu_rseq_limit;
 unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
 static bool pcpu_membarrier_ok;
-
-static int pcpu_membarrier(int cmd)
-{
-	return (int)syscall(SYS_membarrier, cmd, 0, 0);
-}
 
 /**
  * pcpu_ops_init - choose between rseq and atomic operations
@@ -51,7 +43,7 @@ void pcpu_ops_init(void)
 {
 	bool rseq = __rseq_size >= 8 && !pcpu_g.force_atomic_ops;
 
-	pcpu_membarrier_ok = !pcpu_membarrier(
+	pcpu_membarrier_ok = !pcpu_os_membarrier(
 		MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ);
 	__atomic_store_n(&pcpu_rseq_limit,
 			 rseq && pcpu_membarrier_ok &&
@@ -72,8 +64,7 @@ int pcpu_rseq_fence(void)
 {
 	if (!pcpu_membarrier_ok)
 		return -ENOSYS;
-	return pcpu_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) ? -errno
-								      : 0;
+	return pcpu_os_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
 }
 
 static unsigned int pcpu_thread_cpu(void)
@@ -81,7 +72,7 @@ static unsigned int pcpu_thread_cpu(void)
 	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
 
 	if (cpu < 0)
-		cpu = sched_getcpu();
+		cpu = pcpu_os_getcpu();
 	return cpu < 0 ? 0u : (unsigned int)cpu;
 }
 

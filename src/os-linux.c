@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 #include <unistd.h>
 
 #include "os.h"
-#include "sanitize.h"
+#include "track.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -66,6 +67,8 @@ struct pcpu_pm_scan_arg {
 #define PCPU_PM_GUARD (1ULL << 58) /* Linux 6.14; zero before */
 
 static struct pcpu_os_caps os_caps;
+/* track.h's flag: kept by the lowest layer, which every other one uses */
+bool pcpu_track_valgrind;
 /* PAGEMAP_SCAN can leave out guard markers (which it reports as swapped) */
 static bool os_scan_guard_category;
 static int os_pagemap_fd = -1;
@@ -614,10 +617,8 @@ static int os_scan_ioctl(char *addr, size_t len, pcpu_os_present_fn fn,
 
 		if (n < 0)
 			return -errno;
-		if (pcpu_san_active()) {
-			pcpu_san_kernel_wrote(reg, (size_t)n * sizeof(reg[0]));
-			pcpu_san_kernel_wrote(&a, sizeof(a));
-		}
+		pcpu_track_kernel_wrote(reg, (size_t)n * sizeof(reg[0]));
+		pcpu_track_kernel_wrote(&a, sizeof(a));
 		for (i = 0; i < n; i++)
 			fn((char *)(uintptr_t)reg[i].start,
 			   (char *)(uintptr_t)reg[i].end, arg);
@@ -681,4 +682,33 @@ int pcpu_os_scan_for_checker(char *addr, size_t len, pcpu_os_present_fn fn,
 			     void *arg)
 {
 	return os_scan(PCPU_OS_SAN_SCAN, addr, len, fn, arg);
+}
+
+/**
+ * pcpu_os_membarrier - membarrier(2) on this process
+ * @cmd: a MEMBARRIER_CMD_* command
+ *
+ * Context: any; signal handlers included.
+ * Return: 0, or a negative errno (-ENOSYS, -EINVAL, -EPERM where the
+ * kernel or a seccomp filter refuses).
+ */
+int pcpu_os_membarrier(int cmd)
+{
+	return syscall(SYS_membarrier, cmd, 0, 0) ? -errno : 0;
+}
+
+/**
+ * pcpu_os_getcpu - the CPU the calling thread runs on, from the kernel
+ *
+ * For threads whose rseq area says nothing (no registration): the vDSO's
+ * getcpu, or the system call.
+ *
+ * Context: any; signal handlers included.
+ * Return: the CPU number, or a negative errno.
+ */
+int pcpu_os_getcpu(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? -errno : cpu;
 }

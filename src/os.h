@@ -62,6 +62,8 @@ int pcpu_os_zap(const struct pcpu_os_range *r);
 int pcpu_os_nohugepage(void *addr, size_t len);
 int pcpu_os_bind(void *addr, size_t len, int node);
 int pcpu_os_cpu_to_node(unsigned int cpu);
+int pcpu_os_membarrier(int cmd);
+int pcpu_os_getcpu(void);
 
 /*
  * pcpu_os_scan_present - report the pages of [addr, addr + len) that exist

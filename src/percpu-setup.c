@@ -232,7 +232,7 @@ static int pcpu_setup(const struct pcpu_config *cfg)
 
 	if (ret)
 		return ret;
-	pcpu_san_init();
+	pcpu_track_init();
 	pcpu_g.page_size = pcpu_g.caps.page_size;
 	pcpu_g.page_shift = __builtin_ctzl(pcpu_g.page_size);
 	ret = pcpu_options_load(cfg, &pcpu_g);

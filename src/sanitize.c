@@ -1,50 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * sanitize.c - poisoning of freed per-CPU areas for AddressSanitizer and
- * valgrind's memcheck (see sanitize.h).
+ * valgrind's memcheck (see sanitize.h): which units of an area to mark,
+ * on top of the marking primitives of track.h.
  */
 #include "sanitize.h"
 
 #include "percpu-internal.h"
 
 #include <stdint.h>
-
-#if PCPU_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define PCPU_HAVE_VALGRIND 1
-#endif
-#endif
-
-bool pcpu_san_valgrind;
-
-/* Mark [addr, addr + len) of one unit: accessible (and holding defined
- * bytes) or not. */
-static void pcpu_san_mark(char *addr, size_t len, bool live)
-{
-#if PCPU_ASAN
-	/* writing the shadow, even zeros, costs a page of it: only where
-	 * something is poisoned */
-	if (live && __asan_region_is_poisoned(addr, len))
-		ASAN_UNPOISON_MEMORY_REGION(addr, len);
-	else if (!live)
-		ASAN_POISON_MEMORY_REGION(addr, len);
-#endif
-#ifdef PCPU_HAVE_VALGRIND
-	if (pcpu_san_valgrind) {
-		if (live)
-			(void)VALGRIND_MAKE_MEM_DEFINED(addr, len);
-		else
-			(void)VALGRIND_MAKE_MEM_NOACCESS(addr, len);
-	}
-#endif
-	(void)addr;
-	(void)len;
-	(void)live;
-}
 
 struct pcpu_san_ctx {
 	char *base; /* the chunk */
@@ -67,7 +31,7 @@ static void pcpu_san_mark_pages(char *start, char *end, void *arg)
 				    : ctx->end;
 
 		if (lo < hi)
-			pcpu_san_mark(page - in_unit + lo, hi - lo, ctx->live);
+			pcpu_track_mark(page - in_unit + lo, hi - lo, ctx->live);
 	}
 }
 
@@ -97,20 +61,8 @@ static void pcpu_san_mark_units(char *ptr, size_t size, bool live,
 	if (present_only && !live)
 		return;
 	for (u = 1; u <= pcpu_g.nr_units; u++)
-		pcpu_san_mark(base + (size_t)u * pcpu_g.unit_size + off, size,
+		pcpu_track_mark(base + (size_t)u * pcpu_g.unit_size + off, size,
 			      live);
-}
-
-/**
- * pcpu_san_init - find out whether a memory checker is watching
- *
- * Context: the allocator's start-up.
- */
-void pcpu_san_init(void)
-{
-#ifdef PCPU_HAVE_VALGRIND
-	pcpu_san_valgrind = RUNNING_ON_VALGRIND != 0;
-#endif
 }
 
 /**
@@ -169,7 +121,7 @@ void pcpu_san_forget(char *ptr, size_t size)
  */
 void pcpu_san_open(char *addr, size_t len)
 {
-	pcpu_san_mark(addr, len, true);
+	pcpu_track_mark(addr, len, true);
 }
 
 /**
@@ -182,23 +134,5 @@ void pcpu_san_open(char *addr, size_t len)
  */
 void pcpu_san_close(char *addr, size_t len)
 {
-	pcpu_san_mark(addr, len, false);
-}
-
-/**
- * pcpu_san_kernel_wrote - the kernel filled [@addr, @addr + @len) through
- * an ioctl valgrind does not know (PAGEMAP_SCAN): the bytes are defined
- * @addr: the buffer
- * @len: its length
- *
- * Context: any.
- */
-void pcpu_san_kernel_wrote(void *addr, size_t len)
-{
-#ifdef PCPU_HAVE_VALGRIND
-	if (pcpu_san_valgrind)
-		(void)VALGRIND_MAKE_MEM_DEFINED(addr, len);
-#endif
-	(void)addr;
-	(void)len;
+	pcpu_track_mark(addr, len, false);
 }

@@ -22,30 +22,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PCPU_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PCPU_ASAN 1
-#endif
-#endif
-#ifndef PCPU_ASAN
-#define PCPU_ASAN 0
-#endif
-
-extern bool pcpu_san_valgrind;
+#include "track.h"
 
 static inline bool pcpu_san_active(void)
 {
-	return PCPU_ASAN || __builtin_expect(pcpu_san_valgrind, 0);
+	return pcpu_track_active();
 }
 
-void pcpu_san_init(void);
 void pcpu_san_alloc(char *ptr, size_t size, bool nowait);
 void pcpu_san_free(char *ptr, size_t size);
 void pcpu_san_forget(char *ptr, size_t size);
 void pcpu_san_open(char *addr, size_t len);
 void pcpu_san_close(char *addr, size_t len);
-void pcpu_san_kernel_wrote(void *addr, size_t len);
 
 #endif /* PCPU_SANITIZE_H */
