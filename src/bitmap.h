@@ -32,11 +32,6 @@ static inline void set_bit(int nr, unsigned long *map)
 	map[BIT_WORD(nr)] |= BIT_MASK(nr);
 }
 
-static inline void clear_bit(int nr, unsigned long *map)
-{
-	map[BIT_WORD(nr)] &= ~BIT_MASK(nr);
-}
-
 /* Shared walker: the first bit in [start, size) whose value is !invert. */
 static inline int pcpu_find_bit(const unsigned long *map, int size, int start,
 				unsigned long invert)

@@ -200,7 +200,7 @@ static int os_self_pidfd(void)
 /*
  * os_advise - apply @advice to every range of @r, in as few system calls as
  * the kernel allows: one madvise() when the ranges touch, one
- * process_madvise() per 1024 ranges when that works on ourselves, one
+ * process_madvise() per 64 ranges when that works on ourselves, one
  * madvise() per range otherwise.
  */
 static int os_advise(const struct pcpu_os_range *r, int advice,

@@ -15,7 +15,6 @@
 void pcpu_init_md_block(struct pcpu_block_md *md, int nr_bits)
 {
 	md->scan_hint = 0;
-	md->scan_hint_start = 0;
 	md->contig_hint = nr_bits;
 	md->contig_hint_start = 0;
 	md->left_free = nr_bits;
@@ -56,15 +55,12 @@ static void pcpu_block_update(struct pcpu_block_md *md, int start, int end)
 	    (contig == md->contig_hint && start < md->contig_hint_start)) {
 		/* the old largest run now lies before the new one */
 		if (md->contig_hint_start < start &&
-		    md->contig_hint > md->scan_hint) {
+		    md->contig_hint > md->scan_hint)
 			md->scan_hint = md->contig_hint;
-			md->scan_hint_start = md->contig_hint_start;
-		}
 		md->contig_hint = contig;
 		md->contig_hint_start = start;
 	} else if (start < md->contig_hint_start && contig > md->scan_hint) {
 		md->scan_hint = contig;
-		md->scan_hint_start = start;
 	}
 }
 
@@ -147,7 +143,7 @@ void pcpu_chunk_refresh_hint(struct pcpu_chunk *chunk)
 		pcpu_chunk_fold_run(md, run_start, run, &seen);
 }
 
-/* The first free bit of [from, end) using block hints, or end. */
+/* The first free bit of [from, end) in the allocation map, or end. */
 static int pcpu_next_free_bit(const struct pcpu_chunk *chunk, int from, int end)
 {
 	return find_next_zero_bit(chunk->alloc_map, end, from);

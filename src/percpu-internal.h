@@ -42,7 +42,6 @@
  * @scan_hint: an upper bound of every free run lying wholly before
  *             @contig_hint_start; an allocation larger than it starts
  *             searching at @contig_hint_start
- * @scan_hint_start: where the run @scan_hint was measured on starts
  * @contig_hint: the largest free run, exact
  * @contig_hint_start: the first free run of that length
  * @left_free: free bits at the start, exact
@@ -54,7 +53,6 @@
  */
 struct pcpu_block_md {
 	int scan_hint;
-	int scan_hint_start;
 	int contig_hint;
 	int contig_hint_start;
 	int left_free;
@@ -240,7 +238,9 @@ static inline void pcpu_nofork_exit(void)
  * changes what is mapped (chunk creation and destruction, populate,
  * depopulate, the cleaner, the balance work); @lock protects the maps, the
  * hints, the slots, the reverse lookup and the counters.  @lock nests
- * inside @alloc_mutex and is never held across a system call.
+ * inside @alloc_mutex and is held across no system call, except in a
+ * libpcpu built with AddressSanitizer, whose pcpu_free() asks which unit
+ * pages exist (one PAGEMAP_SCAN) before poisoning the area.
  */
 struct pcpu_global {
 	bool initialized;
@@ -260,7 +260,6 @@ struct pcpu_global {
 	int block_bits; /* bits per page */
 	unsigned int nr_units;
 	size_t chunk_size; /* (nr_units + 1) * unit_size */
-	size_t chunk_align; /* the reservation's alignment */
 	int *unit_node; /* NUMA node per unit, or NULL */
 
 	int nr_slots;

@@ -128,8 +128,9 @@ int pcpu_alloc_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
  * @page_end: page index of the last page to be flushed + 1
  *
  * Called once for the whole region before pcpu_unmap_pages().  Userspace
- * on cache-coherent hardware has no cache maintenance to do; this is the
- * hook where sanitizer annotations go.
+ * on cache-coherent hardware has no cache maintenance to do; the kernel's
+ * hook is kept so the sequence reads as the kernel's.  (The memory
+ * checkers' shadow is cleared by pcpu_depopulate_chunk() itself.)
  *
  * Context: pcpu_g.alloc_mutex.
  */
@@ -241,7 +242,8 @@ int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
  * @page_end: page index of the last page to be flushed + 1
  *
  * Called once for the whole region after pcpu_map_pages().  Nothing to do
- * on cache-coherent hardware; the hook for sanitizer annotations.
+ * on cache-coherent hardware; the kernel's hook is kept so the sequence
+ * reads as the kernel's.
  *
  * Context: pcpu_g.alloc_mutex.
  */

@@ -31,7 +31,8 @@ static void pcpu_san_mark_pages(char *start, char *end, void *arg)
 				    : ctx->end;
 
 		if (lo < hi)
-			pcpu_track_mark(page - in_unit + lo, hi - lo, ctx->live);
+			pcpu_track_mark(page - in_unit + lo, hi - lo,
+					ctx->live);
 	}
 }
 
@@ -62,7 +63,7 @@ static void pcpu_san_mark_units(char *ptr, size_t size, bool live,
 		return;
 	for (u = 1; u <= pcpu_g.nr_units; u++)
 		pcpu_track_mark(base + (size_t)u * pcpu_g.unit_size + off, size,
-			      live);
+				live);
 }
 
 /**

@@ -61,9 +61,15 @@ PCPU_API uint64_t pcpu_op_slow(void *ptr, unsigned int size, int op, uint64_t v,
 			       uint64_t old);
 PCPU_API int pcpu_cpu_slow(void);
 
-/* rseq area fields used here (struct rseq of the kernel ABI) */
+/* rseq area fields used here (struct rseq of the kernel ABI: cpu_id_start
+ * at 0, cpu_id at 4, rseq_cs at 8, flags at 16, node_id at 20, mm_cid at
+ * 24); the critical sections spell them through these names */
 #define PCPU_RSEQ_CPU_ID_OFFSET 4
 #define PCPU_RSEQ_CS_OFFSET 8
+#define __PCPU_STR(x) #x
+#define __PCPU_XSTR(x) __PCPU_STR(x)
+#define __PCPU_CPU_ID __PCPU_XSTR(PCPU_RSEQ_CPU_ID_OFFSET)
+#define __PCPU_RSEQ_CS __PCPU_XSTR(PCPU_RSEQ_CS_OFFSET)
 
 static inline char *pcpu_rseq_area(void)
 {

@@ -30,25 +30,25 @@
 #endif
 
 #ifdef PCPU_RSEQ_RECHECK
-#define __PCPU_RECHECK_ASM         \
-	"ldr w11, [%[rs], #4]\n\t" \
-	"cmp w11, w10\n\t"         \
-	"b.eq 6f\n\t"              \
-	"brk #0x1\n\t"             \
+#define __PCPU_RECHECK_ASM                         \
+	"ldr w11, [%[rs], #" __PCPU_CPU_ID "]\n\t" \
+	"cmp w11, w10\n\t"                         \
+	"b.eq 6f\n\t"                              \
+	"brk #0x1\n\t"                             \
 	"6:\n\t"
 #else
 #define __PCPU_RECHECK_ASM ""
 #endif
 
-#define __PCPU_CS_ENTER            \
-	__PCPU_RSEQ_CS_DESC        \
-	"adrp x9, 3b\n\t"          \
-	"add x9, x9, :lo12:3b\n\t" \
-	"str x9, [%[rs], #8]\n\t"  \
-	"1:\n\t"                   \
-	"ldr w10, [%[rs], #4]\n\t" \
-	"ldr w11, %[limit]\n\t"    \
-	"cmp w10, w11\n\t"         \
+#define __PCPU_CS_ENTER                            \
+	__PCPU_RSEQ_CS_DESC                        \
+	"adrp x9, 3b\n\t"                          \
+	"add x9, x9, :lo12:3b\n\t"                 \
+	"str x9, [%[rs], #" __PCPU_RSEQ_CS "]\n\t" \
+	"1:\n\t"                                   \
+	"ldr w10, [%[rs], #" __PCPU_CPU_ID "]\n\t" \
+	"ldr w11, %[limit]\n\t"                    \
+	"cmp w10, w11\n\t"                         \
 	"b.hs %l[slow]\n\t"
 
 #define __PCPU_CS_BEGIN             \

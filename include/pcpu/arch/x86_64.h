@@ -42,23 +42,23 @@
 
 #ifdef PCPU_RSEQ_RECHECK
 /* proof build: the CPU cannot have changed before the commit */
-#define __PCPU_RECHECK_ASM              \
-	"cmpl %%fs:4(%[rs]), %%edx\n\t" \
-	"je 6f\n\t"                     \
-	"ud2\n\t"                       \
+#define __PCPU_RECHECK_ASM                              \
+	"cmpl %%fs:" __PCPU_CPU_ID "(%[rs]), %%edx\n\t" \
+	"je 6f\n\t"                                     \
+	"ud2\n\t"                                       \
 	"6:\n\t"
 #else
 #define __PCPU_RECHECK_ASM ""
 #endif
 
 /* Enter the critical section; %edx = CPU; leave for slow if no unit. */
-#define __PCPU_CS_ENTER                 \
-	__PCPU_RSEQ_CS_DESC             \
-	"leaq 3b(%%rip), %%rax\n\t"     \
-	"movq %%rax, %%fs:8(%[rs])\n\t" \
-	"1:\n\t"                        \
-	"movl %%fs:4(%[rs]), %%edx\n\t" \
-	"cmpl %[limit], %%edx\n\t"      \
+#define __PCPU_CS_ENTER                                  \
+	__PCPU_RSEQ_CS_DESC                              \
+	"leaq 3b(%%rip), %%rax\n\t"                      \
+	"movq %%rax, %%fs:" __PCPU_RSEQ_CS "(%[rs])\n\t" \
+	"1:\n\t"                                         \
+	"movl %%fs:" __PCPU_CPU_ID "(%[rs]), %%edx\n\t"  \
+	"cmpl %[limit], %%edx\n\t"                       \
 	"jae %l[slow]\n\t"
 
 #define __PCPU_CS_BEGIN              \
