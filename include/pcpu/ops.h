@@ -151,7 +151,100 @@ static inline int pcpu_cpu(void)
 #include "arch/generic.h"
 #endif
 
-#ifdef __PCPU_ADD_RETURN_AT_ASM
+#ifndef PCPU_ARCH_GENERIC_H
+/*
+ * The C skeleton of every critical section, shared by the architectures
+ * (each gives only its instructions: __PCPU_ASM_* in pcpu/arch/).  In C,
+ * with cpu = rseq->cpu_id read inside the section and
+ * p = ptr + (cpu + 1) * pcpu_unit_stride, the operations are
+ *	write:       *p = v
+ *	add:         *p += v
+ *	add_return:  res = *p + v; *p = res
+ *	xchg:        old = *p; *p = v
+ *	cmpxchg:     old = *p; if (old == expect) *p = v
+ * the last store being the commit.  Results leave through memory, stored
+ * before the commit (a restart stores again): an asm goto with register
+ * outputs has no defined value on its abort edge, and some compilers
+ * mishandle that.  To add an operation: one function here, and one
+ * __PCPU_ASM_* string per architecture.
+ */
+#define __PCPU_CS(n, body, ...)                                      \
+	__asm__ __volatile__ goto(__PCPU_CS_BEGIN body __PCPU_CS_END \
+				  :                                  \
+				  : __PCPU_CS_IN(n),                 \
+				    __VA_ARGS__:__PCPU_CS_CLOBBER    \
+				  : abort, slow)
+
+#define __PCPU_DEFINE_OPS(N, T)                                                \
+	static inline uint64_t __pcpu_write_##N(void *ptr, uint64_t v)         \
+	{                                                                      \
+		__PCPU_VT_##N val = (T)v;                                      \
+		__PCPU_RSEQ_OP(                                                \
+			0, pcpu_op_slow(ptr, N, PCPU_OP_WRITE, v, 0),          \
+			__PCPU_CS(0, __PCPU_ASM_WRITE(N), [v] "r"(val)));      \
+	}                                                                      \
+	static inline uint64_t __pcpu_add_##N(void *ptr, uint64_t v)           \
+	{                                                                      \
+		__PCPU_VT_##N val = (T)v;                                      \
+		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0),     \
+			       __PCPU_CS(1, __PCPU_ASM_ADD(N), [v] "r"(val))); \
+	}                                                                      \
+	static inline uint64_t __pcpu_add_return_##N(void *ptr, uint64_t v)    \
+	{                                                                      \
+		__PCPU_VT_##N val = (T)v;                                      \
+		T res;                                                         \
+		__PCPU_RSEQ_OP(res,                                            \
+			       pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0), \
+			       __PCPU_CS(2, __PCPU_ASM_ADD_RETURN(N),          \
+					 [v] "r"(val), [res] "m"(res)));       \
+	}                                                                      \
+	static inline uint64_t __pcpu_xchg_##N(void *ptr, uint64_t v)          \
+	{                                                                      \
+		__PCPU_VT_##N val = (T)v;                                      \
+		T old;                                                         \
+		__PCPU_RSEQ_OP(old, pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0),  \
+			       __PCPU_CS(3, __PCPU_ASM_XCHG(N), [v] "r"(val),  \
+					 [old] "m"(old)));                     \
+	}                                                                      \
+	static inline uint64_t __pcpu_cmpxchg_##N(void *ptr, uint64_t o,       \
+						  uint64_t v)                  \
+	{                                                                      \
+		__PCPU_VT_##N val = (T)v, expect = (T)o;                       \
+		T old;                                                         \
+		__PCPU_RSEQ_OP(                                                \
+			old, pcpu_op_slow(ptr, N, PCPU_OP_CMPXCHG, v, o),      \
+			__PCPU_CS(4, __PCPU_ASM_CMPXCHG(N), [v] "r"(val),      \
+				  [expect] "r"(expect), [old] "m"(old)));      \
+	}
+
+__PCPU_DEFINE_OPS(1, uint8_t)
+__PCPU_DEFINE_OPS(2, uint16_t)
+__PCPU_DEFINE_OPS(4, uint32_t)
+__PCPU_DEFINE_OPS(8, uint64_t)
+
+/*
+ * __pcpu_add_indirect - add @v to the current CPU's copy of the per-CPU
+ * pointer stored in *@word, unless *@word has a bit of @mask set.  *@word
+ * is read inside the critical section, so a writer that sets a @mask bit
+ * and then restarts every critical section (membarrier RSEQ) knows that no
+ * add can land on a unit afterwards.  Return: true if added, false if a
+ * @mask bit was set or rseq is not in use (the caller takes its atomic
+ * path).
+ */
+static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
+				       uint64_t v)
+{
+	__PCPU_RSEQ_OP(
+		true, false,
+		__asm__ __volatile__ goto(
+			__PCPU_CS_ENTER __PCPU_ASM_ADD_INDIRECT __PCPU_CS_END
+			:
+			: __PCPU_CS_COMMON_IN, [word] "r"(word),
+			  [mask] "r"(mask), [v] "r"(v)__PCPU_INJECT_IN(5)
+			: __PCPU_CS_CLOBBER
+			: abort, slow));
+}
+
 /*
  * __pcpu_add_return_at - add @v to the current CPU's copy of the 8-byte
  * object @ptr; *@res = its new value, *@at = the copy's address, both
@@ -166,14 +259,9 @@ static inline bool __pcpu_add_return_at(void *ptr, uint64_t v, uint64_t *res,
 	uint64_t r;
 	void *a;
 
-	__PCPU_RSEQ_OP(
-		(*res = r, *at = a, true), false,
-		__asm__ __volatile__ goto(
-			__PCPU_CS_BEGIN __PCPU_ADD_RETURN_AT_ASM __PCPU_CS_END
-			:
-			: __PCPU_CS_IN(6), [v] "r"(v), [res] "m"(r), [at] "m"(a)
-			: __PCPU_CS_CLOBBER
-			: abort, slow));
+	__PCPU_RSEQ_OP((*res = r, *at = a, true), false,
+		       __PCPU_CS(6, __PCPU_ADD_RETURN_AT_ASM, [v] "r"(v),
+				 [res] "m"(r), [at] "m"(a)));
 }
 #endif
 

@@ -65,135 +65,96 @@
 	"b %l[abort]\n\t"                         \
 	".popsection\n\t"
 
-#define __PCPU_CS_IN(n)                                           \
+/* Inputs every critical section uses; __PCPU_CS_IN adds the object. */
+#define __PCPU_CS_COMMON_IN                                       \
 	[rs] "r"(pcpu_rseq_area()), [limit] "m"(pcpu_rseq_limit), \
-		[stride] "r"(pcpu_unit_stride),                   \
-		[ptr] "r"(ptr)__PCPU_INJECT_IN(n)
+		[stride] "r"(pcpu_unit_stride)
+#define __PCPU_CS_IN(n) __PCPU_CS_COMMON_IN, [ptr] "r"(ptr)__PCPU_INJECT_IN(n)
 
 #define __PCPU_CS_CLOBBER "memory", "cc", "x9", "x10", "x11", "x12"
 
 /*
- * Operations for N-byte objects of type T: LD/ST the sized load and store,
- * R the scratch register (w12 or x12), VT the operand type (zero-extended
- * into a w or x register, modifier M).  Results leave through memory.
+ * The operations' instructions, for the C skeleton of pcpu/ops.h: N-byte
+ * objects; the unit's address is in x9, the scratch register is w12 (x12
+ * for 8 bytes), a value operand is zero-extended into a w or x register;
+ * the last instruction is the commit.  Each comment is the operation in C
+ * (p = the unit's copy).
  */
-#define __PCPU_A64_OPS(N, T, LD, ST, R, VT, M)                                 \
-	static inline uint64_t __pcpu_write_##N(void *ptr, uint64_t v)         \
-	{                                                                      \
-		VT val = (T)v;                                                 \
-		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_WRITE, v, 0),   \
-			       __asm__ __volatile__ goto(                      \
-				       __PCPU_CS_BEGIN ST                      \
-				       " %" M "[v], [x9]\n\t" __PCPU_CS_END    \
-				       :                                       \
-				       : __PCPU_CS_IN(0), [v] "r"(val)         \
-				       : __PCPU_CS_CLOBBER                     \
-				       : abort, slow));                        \
-	}                                                                      \
-	static inline uint64_t __pcpu_add_##N(void *ptr, uint64_t v)           \
-	{                                                                      \
-		VT val = (T)v;                                                 \
-		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0),     \
-			       __asm__ __volatile__ goto(                      \
-				       __PCPU_CS_BEGIN LD                      \
-				       " " R ", [x9]\n\t"                      \
-				       "add " R ", " R ", %" M "[v]\n\t" ST    \
-				       " " R ", [x9]\n\t" __PCPU_CS_END        \
-				       :                                       \
-				       : __PCPU_CS_IN(1), [v] "r"(val)         \
-				       : __PCPU_CS_CLOBBER                     \
-				       : abort, slow));                        \
-	}                                                                      \
-	static inline uint64_t __pcpu_add_return_##N(void *ptr, uint64_t v)    \
-	{                                                                      \
-		VT val = (T)v;                                                 \
-		T res;                                                         \
-		__PCPU_RSEQ_OP(res,                                            \
-			       pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0), \
-			       __asm__ __volatile__ goto(                      \
-				       __PCPU_CS_BEGIN LD                      \
-				       " " R ", [x9]\n\t"                      \
-				       "add " R ", " R ", %" M "[v]\n\t" ST    \
-				       " " R ", %[res]\n\t" ST " " R           \
-				       ", [x9]\n\t" __PCPU_CS_END              \
-				       :                                       \
-				       : __PCPU_CS_IN(2), [v] "r"(val),        \
-					 [res] "m"(res)                        \
-				       : __PCPU_CS_CLOBBER                     \
-				       : abort, slow));                        \
-	}                                                                      \
-	static inline uint64_t __pcpu_xchg_##N(void *ptr, uint64_t v)          \
-	{                                                                      \
-		VT val = (T)v;                                                 \
-		T old;                                                         \
-		__PCPU_RSEQ_OP(old, pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0),  \
-			       __asm__ __volatile__ goto(                      \
-				       __PCPU_CS_BEGIN LD                      \
-				       " " R ", [x9]\n\t" ST " " R             \
-				       ", %[old]\n\t" ST " %" M                \
-				       "[v], [x9]\n\t" __PCPU_CS_END           \
-				       :                                       \
-				       : __PCPU_CS_IN(3), [v] "r"(val),        \
-					 [old] "m"(old)                        \
-				       : __PCPU_CS_CLOBBER                     \
-				       : abort, slow));                        \
-	}                                                                      \
-	static inline uint64_t __pcpu_cmpxchg_##N(void *ptr, uint64_t o,       \
-						  uint64_t v)                  \
-	{                                                                      \
-		VT val = (T)v, expect = (T)o;                                  \
-		T old;                                                         \
-		__PCPU_RSEQ_OP(                                                \
-			old, pcpu_op_slow(ptr, N, PCPU_OP_CMPXCHG, v, o),      \
-			__asm__ __volatile__ goto(                             \
-				__PCPU_CS_BEGIN LD                             \
-				" " R ", [x9]\n\t" ST " " R ", %[old]\n\t"     \
-				"cmp " R ", %" M "[expect]\n\t"                \
-				"b.ne 2f\n\t" ST " %" M                        \
-				"[v], [x9]\n\t" __PCPU_CS_END                  \
-				:                                              \
-				: __PCPU_CS_IN(4), [v] "r"(val),               \
-				  [expect] "r"(expect), [old] "m"(old)         \
-				: __PCPU_CS_CLOBBER                            \
-				: abort, slow));                               \
-	}
+/* clang-format off */
+#define __PCPU_LD_1 "ldrb"
+#define __PCPU_LD_2 "ldrh"
+#define __PCPU_LD_4 "ldr"
+#define __PCPU_LD_8 "ldr"
+#define __PCPU_ST_1 "strb"
+#define __PCPU_ST_2 "strh"
+#define __PCPU_ST_4 "str"
+#define __PCPU_ST_8 "str"
+#define __PCPU_REG_1 "w12"
+#define __PCPU_REG_2 "w12"
+#define __PCPU_REG_4 "w12"
+#define __PCPU_REG_8 "x12"
+#define __PCPU_MOD_1 "w"
+#define __PCPU_MOD_2 "w"
+#define __PCPU_MOD_4 "w"
+#define __PCPU_MOD_8 "x"
+/* the operand type of a value given in a register */
+#define __PCPU_VT_1 uint32_t
+#define __PCPU_VT_2 uint32_t
+#define __PCPU_VT_4 uint32_t
+#define __PCPU_VT_8 uint64_t
 
-__PCPU_A64_OPS(1, uint8_t, "ldrb", "strb", "w12", uint32_t, "w")
-__PCPU_A64_OPS(2, uint16_t, "ldrh", "strh", "w12", uint32_t, "w")
-__PCPU_A64_OPS(4, uint32_t, "ldr", "str", "w12", uint32_t, "w")
-__PCPU_A64_OPS(8, uint64_t, "ldr", "str", "x12", uint64_t, "x")
+/* *p = v */
+#define __PCPU_ASM_WRITE(N) \
+	__PCPU_ST_##N " %" __PCPU_MOD_##N "[v], [x9]\n\t"
 
-/* See the x86-64 version: add to the unit of the pointer in *@word
- * unless a @mask bit is set, with *@word read inside the section. */
-static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
-				       uint64_t v)
-{
-	__PCPU_RSEQ_OP(true, false,
-		       __asm__ __volatile__ goto(
-			       __PCPU_CS_ENTER "ldr x12, [%[word]]\n\t"
-					       "tst x12, %[mask]\n\t"
-					       "b.ne %l[slow]\n\t"
-					       "add x9, x10, #1\n\t"
-					       "mul x9, x9, %[stride]\n\t"
-					       "add x9, x9, x12\n\t"
-					       "ldr x12, [x9]\n\t"
-					       "add x12, x12, %[v]\n\t"
-					       "str x12, [x9]\n\t" __PCPU_CS_END
-			       :
-			       : [rs] "r"(pcpu_rseq_area()),
-				 [limit] "m"(pcpu_rseq_limit),
-				 [stride] "r"(pcpu_unit_stride),
-				 [word] "r"(word), [mask] "r"(mask), [v] "r"(v)
-			       : __PCPU_CS_CLOBBER
-			       : abort, slow));
-}
+/* r = *p + v; *p = r */
+#define __PCPU_ASM_ADD(N) \
+	__PCPU_LD_##N " " __PCPU_REG_##N ", [x9]\n\t" \
+	"add " __PCPU_REG_##N ", " __PCPU_REG_##N ", %" __PCPU_MOD_##N "[v]\n\t" \
+	__PCPU_ST_##N " " __PCPU_REG_##N ", [x9]\n\t"
 
-/* The body of __pcpu_add_return_at() (pcpu/ops.h), unit address in x9. */
-#define __PCPU_ADD_RETURN_AT_ASM \
-	"ldr x12, [x9]\n\t"      \
+/* r = *p + v; res = r; *p = r */
+#define __PCPU_ASM_ADD_RETURN(N) \
+	__PCPU_LD_##N " " __PCPU_REG_##N ", [x9]\n\t" \
+	"add " __PCPU_REG_##N ", " __PCPU_REG_##N ", %" __PCPU_MOD_##N "[v]\n\t" \
+	__PCPU_ST_##N " " __PCPU_REG_##N ", %[res]\n\t" \
+	__PCPU_ST_##N " " __PCPU_REG_##N ", [x9]\n\t"
+
+/* old = *p; *p = v */
+#define __PCPU_ASM_XCHG(N) \
+	__PCPU_LD_##N " " __PCPU_REG_##N ", [x9]\n\t" \
+	__PCPU_ST_##N " " __PCPU_REG_##N ", %[old]\n\t" \
+	__PCPU_ST_##N " %" __PCPU_MOD_##N "[v], [x9]\n\t"
+
+/* old = *p; if (old == expect) *p = v */
+#define __PCPU_ASM_CMPXCHG(N) \
+	__PCPU_LD_##N " " __PCPU_REG_##N ", [x9]\n\t" \
+	__PCPU_ST_##N " " __PCPU_REG_##N ", %[old]\n\t" \
+	"cmp " __PCPU_REG_##N ", %" __PCPU_MOD_##N "[expect]\n\t" \
+	"b.ne 2f\n\t" \
+	__PCPU_ST_##N " %" __PCPU_MOD_##N "[v], [x9]\n\t"
+
+/* after __PCPU_CS_ENTER: q = *word; if (q & mask) leave for the slow
+ * path; p = q + (cpu + 1) * stride; *p += v */
+#define __PCPU_ASM_ADD_INDIRECT \
+	"ldr x12, [%[word]]\n\t" \
+	"tst x12, %[mask]\n\t" \
+	"b.ne %l[slow]\n\t" \
+	"add x9, x10, #1\n\t" \
+	"mul x9, x9, %[stride]\n\t" \
+	"add x9, x9, x12\n\t" \
+	__PCPU_INJECT_ASM \
+	"ldr x12, [x9]\n\t" \
 	"add x12, x12, %[v]\n\t" \
-	"str x12, %[res]\n\t"    \
-	"str x9, %[at]\n\t"      \
 	"str x12, [x9]\n\t"
+
+/* r = *p + v; res = r; at = p; *p = r (8 bytes) */
+#define __PCPU_ADD_RETURN_AT_ASM \
+	"ldr x12, [x9]\n\t" \
+	"add x12, x12, %[v]\n\t" \
+	"str x12, %[res]\n\t" \
+	"str x9, %[at]\n\t" \
+	"str x12, [x9]\n\t"
+/* clang-format on */
 
 #endif /* PCPU_ARCH_AARCH64_H */

@@ -76,142 +76,83 @@
 	"jmp %l[abort]\n\t"                       \
 	".popsection\n\t"
 
-#define __PCPU_CS_IN(n)                                        \
+/* Inputs every critical section uses; __PCPU_CS_IN adds the object. */
+#define __PCPU_CS_COMMON_IN                                    \
 	[rs] "r"(__rseq_offset), [limit] "m"(pcpu_rseq_limit), \
-		[stride] "m"(pcpu_unit_stride),                \
-		[ptr] "r"(ptr)__PCPU_INJECT_IN(n)
+		[stride] "m"(pcpu_unit_stride)
+#define __PCPU_CS_IN(n) __PCPU_CS_COMMON_IN, [ptr] "r"(ptr)__PCPU_INJECT_IN(n)
 
 #define __PCPU_CS_CLOBBER "memory", "cc", "rax", "rdx", "rcx"
 
 /*
- * One set of operations for objects of N bytes, type T, suffix S, scratch
- * register R (a part of %rcx).  Results leave the critical section through
- * memory, stored before the commit (a restart stores again): an asm goto
- * with register outputs has no defined value on its abort edge, and some
- * compilers mishandle that.
+ * The operations' instructions, for the C skeleton of pcpu/ops.h: N-byte
+ * objects; the unit's address is in %rax, the scratch register is the
+ * N-byte part of %rcx; the last instruction is the commit.  Each comment
+ * is the operation in C (p = the unit's copy).
  */
-#define __PCPU_X86_OPS(N, T, S, R)                                            \
-	static inline uint64_t __pcpu_write_##N(void *ptr, uint64_t v)        \
-	{                                                                     \
-		T val = (T)v;                                                 \
-		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_WRITE, v, 0),  \
-			       __asm__ __volatile__ goto(                     \
-				       __PCPU_CS_BEGIN                        \
-				       "mov" S                                \
-				       " %[v], (%%rax)\n\t" __PCPU_CS_END     \
-				       :                                      \
-				       : __PCPU_CS_IN(0), [v] "r"(val)        \
-				       : __PCPU_CS_CLOBBER                    \
-				       : abort, slow));                       \
-	}                                                                     \
-	static inline uint64_t __pcpu_add_##N(void *ptr, uint64_t v)          \
-	{                                                                     \
-		T val = (T)v;                                                 \
-		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0),    \
-			       __asm__ __volatile__ goto(                     \
-				       __PCPU_CS_BEGIN                        \
-				       "add" S                                \
-				       " %[v], (%%rax)\n\t" __PCPU_CS_END     \
-				       :                                      \
-				       : __PCPU_CS_IN(1), [v] "r"(val)        \
-				       : __PCPU_CS_CLOBBER                    \
-				       : abort, slow));                       \
-	}                                                                     \
-	static inline uint64_t __pcpu_add_return_##N(void *ptr, uint64_t v)   \
-	{                                                                     \
-		T val = (T)v, res;                                            \
-		__PCPU_RSEQ_OP(                                               \
-			res, pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0),  \
-			__asm__ __volatile__ goto(                            \
-				__PCPU_CS_BEGIN                               \
-				"mov" S " (%%rax), %%" R "\n\t"               \
-				"add" S " %[v], %%" R "\n\t"                  \
-				"mov" S " %%" R ", %[res]\n\t"                \
-				"mov" S " %%" R ", (%%rax)\n\t" __PCPU_CS_END \
-				:                                             \
-				: __PCPU_CS_IN(2), [v] "r"(val),              \
-				  [res] "m"(res)                              \
-				: __PCPU_CS_CLOBBER                           \
-				: abort, slow));                              \
-	}                                                                     \
-	static inline uint64_t __pcpu_xchg_##N(void *ptr, uint64_t v)         \
-	{                                                                     \
-		T val = (T)v, old;                                            \
-		__PCPU_RSEQ_OP(old, pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0), \
-			       __asm__ __volatile__ goto(                     \
-				       __PCPU_CS_BEGIN                        \
-				       "mov" S " (%%rax), %%" R "\n\t"        \
-				       "mov" S " %%" R ", %[old]\n\t"         \
-				       "mov" S                                \
-				       " %[v], (%%rax)\n\t" __PCPU_CS_END     \
-				       :                                      \
-				       : __PCPU_CS_IN(3), [v] "r"(val),       \
-					 [old] "m"(old)                       \
-				       : __PCPU_CS_CLOBBER                    \
-				       : abort, slow));                       \
-	}                                                                     \
-	static inline uint64_t __pcpu_cmpxchg_##N(void *ptr, uint64_t o,      \
-						  uint64_t v)                 \
-	{                                                                     \
-		T val = (T)v, expect = (T)o, old;                             \
-		__PCPU_RSEQ_OP(                                               \
-			old, pcpu_op_slow(ptr, N, PCPU_OP_CMPXCHG, v, o),     \
-			__asm__ __volatile__ goto(                            \
-				__PCPU_CS_BEGIN                               \
-				"mov" S " (%%rax), %%" R "\n\t"               \
-				"mov" S " %%" R ", %[old]\n\t"                \
-				"cmp" S " %[expect], %%" R "\n\t"             \
-				"jne 2f\n\t"                                  \
-				"mov" S " %[v], (%%rax)\n\t" __PCPU_CS_END    \
-				:                                             \
-				: __PCPU_CS_IN(4), [v] "r"(val),              \
-				  [expect] "r"(expect), [old] "m"(old)        \
-				: __PCPU_CS_CLOBBER                           \
-				: abort, slow));                              \
-	}
+/* clang-format off */
+#define __PCPU_SFX_1 "b"
+#define __PCPU_SFX_2 "w"
+#define __PCPU_SFX_4 "l"
+#define __PCPU_SFX_8 "q"
+#define __PCPU_REG_1 "cl"
+#define __PCPU_REG_2 "cx"
+#define __PCPU_REG_4 "ecx"
+#define __PCPU_REG_8 "rcx"
+/* the operand type of a value given in a register */
+#define __PCPU_VT_1 uint8_t
+#define __PCPU_VT_2 uint16_t
+#define __PCPU_VT_4 uint32_t
+#define __PCPU_VT_8 uint64_t
 
-__PCPU_X86_OPS(1, uint8_t, "b", "cl")
-__PCPU_X86_OPS(2, uint16_t, "w", "cx")
-__PCPU_X86_OPS(4, uint32_t, "l", "ecx")
-__PCPU_X86_OPS(8, uint64_t, "q", "rcx")
+/* *p = v */
+#define __PCPU_ASM_WRITE(N) \
+	"mov" __PCPU_SFX_##N " %[v], (%%rax)\n\t"
 
-/*
- * __pcpu_add_indirect - add @v to the current CPU's copy of the per-CPU
- * pointer stored in *@word, unless *@word has a bit of @mask set.  *@word
- * is read inside the critical section, so a writer that sets a @mask bit
- * and then restarts every critical section (membarrier RSEQ) knows that no
- * add can land on a unit afterwards.  Return: true if added, false if a
- * @mask bit was set or rseq is not in use (the caller takes its atomic
- * path).
- */
-static inline bool __pcpu_add_indirect(const uintptr_t *word, uintptr_t mask,
-				       uint64_t v)
-{
-	__PCPU_RSEQ_OP(
-		true, false,
-		__asm__ __volatile__ goto(
-			__PCPU_CS_ENTER
-			"movq (%[word]), %%rcx\n\t"
-			"testq %[mask], %%rcx\n\t"
-			"jnz %l[slow]\n\t"
-			"leaq 1(%%rdx), %%rax\n\t"
-			"imulq %[stride], %%rax\n\t"
-			"addq %%rcx, %%rax\n\t" __PCPU_INJECT_ASM
-			"addq %[v], (%%rax)\n\t" __PCPU_CS_END
-			:
-			: [rs] "r"(__rseq_offset), [limit] "m"(pcpu_rseq_limit),
-			  [stride] "m"(pcpu_unit_stride), [word] "r"(word),
-			  [mask] "r"(mask), [v] "r"(v)__PCPU_INJECT_IN(5)
-			: __PCPU_CS_CLOBBER
-			: abort, slow));
-}
+/* *p += v */
+#define __PCPU_ASM_ADD(N) \
+	"add" __PCPU_SFX_##N " %[v], (%%rax)\n\t"
 
-/* The body of __pcpu_add_return_at() (pcpu/ops.h), unit address in %rax. */
-#define __PCPU_ADD_RETURN_AT_ASM  \
+/* r = *p + v; res = r; *p = r */
+#define __PCPU_ASM_ADD_RETURN(N) \
+	"mov" __PCPU_SFX_##N " (%%rax), %%" __PCPU_REG_##N "\n\t" \
+	"add" __PCPU_SFX_##N " %[v], %%" __PCPU_REG_##N "\n\t" \
+	"mov" __PCPU_SFX_##N " %%" __PCPU_REG_##N ", %[res]\n\t" \
+	"mov" __PCPU_SFX_##N " %%" __PCPU_REG_##N ", (%%rax)\n\t"
+
+/* old = *p; *p = v */
+#define __PCPU_ASM_XCHG(N) \
+	"mov" __PCPU_SFX_##N " (%%rax), %%" __PCPU_REG_##N "\n\t" \
+	"mov" __PCPU_SFX_##N " %%" __PCPU_REG_##N ", %[old]\n\t" \
+	"mov" __PCPU_SFX_##N " %[v], (%%rax)\n\t"
+
+/* old = *p; if (old == expect) *p = v */
+#define __PCPU_ASM_CMPXCHG(N) \
+	"mov" __PCPU_SFX_##N " (%%rax), %%" __PCPU_REG_##N "\n\t" \
+	"mov" __PCPU_SFX_##N " %%" __PCPU_REG_##N ", %[old]\n\t" \
+	"cmp" __PCPU_SFX_##N " %[expect], %%" __PCPU_REG_##N "\n\t" \
+	"jne 2f\n\t" \
+	"mov" __PCPU_SFX_##N " %[v], (%%rax)\n\t"
+
+/* after __PCPU_CS_ENTER: q = *word; if (q & mask) leave for the slow
+ * path; p = q + (cpu + 1) * stride; *p += v */
+#define __PCPU_ASM_ADD_INDIRECT \
+	"movq (%[word]), %%rcx\n\t" \
+	"testq %[mask], %%rcx\n\t" \
+	"jnz %l[slow]\n\t" \
+	"leaq 1(%%rdx), %%rax\n\t" \
+	"imulq %[stride], %%rax\n\t" \
+	"addq %%rcx, %%rax\n\t" \
+	__PCPU_INJECT_ASM \
+	"addq %[v], (%%rax)\n\t"
+
+/* r = *p + v; res = r; at = p; *p = r (8 bytes) */
+#define __PCPU_ADD_RETURN_AT_ASM \
 	"movq (%%rax), %%rcx\n\t" \
-	"addq %[v], %%rcx\n\t"    \
-	"movq %%rcx, %[res]\n\t"  \
-	"movq %%rax, %[at]\n\t"   \
+	"addq %[v], %%rcx\n\t" \
+	"movq %%rcx, %[res]\n\t" \
+	"movq %%rax, %[at]\n\t" \
 	"movq %%rcx, (%%rax)\n\t"
+/* clang-format on */
 
 #endif /* PCPU_ARCH_X86_64_H */
