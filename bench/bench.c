@@ -307,7 +307,7 @@ static void bench_populate(void)
 		double t0;
 
 		start_allocator(256, strict);
-		pthread_mutex_lock(&pcpu_g.alloc_mutex);
+		pcpu_mutex_lock();
 		c = pcpu_create_chunk();
 		for (int touch = 0; touch < 2; touch++) {
 			double pop[300], dep[300];
@@ -340,7 +340,7 @@ static void bench_populate(void)
 			    NULL);
 		}
 		pcpu_destroy_chunk(c);
-		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+		pcpu_mutex_unlock();
 	}
 }
 

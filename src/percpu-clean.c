@@ -102,6 +102,7 @@ int pcpu_clean_units(struct pcpu_chunk *chunk, const unsigned long *dirty)
 {
 	struct pcpu_clean_ctx ctx = {chunk, dirty};
 
+	lockdep_assert_held_mutex();
 	return pcpu_os_scan_present(chunk->base_addr + pcpu_g.unit_size,
 				    pcpu_g.chunk_size - pcpu_g.unit_size,
 				    pcpu_clean_present, &ctx);

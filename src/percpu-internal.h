@@ -312,15 +312,57 @@ extern __thread unsigned int pcpu_lock_depth
 	__attribute__((tls_model("initial-exec")));
 void pcpu_free_deferred(void);
 
+/*
+ * Lock assertions backing the "Context:" lines (the kernel's
+ * lockdep_assert_held()): debug builds count, per thread, the holds of
+ * pcpu_g.lock and pcpu_g.alloc_mutex, and a function documented to run
+ * under one aborts if its caller does not hold it.
+ */
+#ifdef PCPU_DEBUG
+extern __thread int pcpu_held_lock __attribute__((tls_model("initial-exec")));
+extern __thread int pcpu_held_mutex __attribute__((tls_model("initial-exec")));
+void pcpu_lockdep_fail(const char *lock, const char *func);
+#define PCPU_LOCKDEP(stmt) stmt
+#define lockdep_assert_held_lock()                                  \
+	do {                                                        \
+		if (!pcpu_held_lock)                                \
+			pcpu_lockdep_fail("pcpu_g.lock", __func__); \
+	} while (0)
+#define lockdep_assert_held_mutex()                                        \
+	do {                                                               \
+		if (!pcpu_held_mutex)                                      \
+			pcpu_lockdep_fail("pcpu_g.alloc_mutex", __func__); \
+	} while (0)
+#else
+#define PCPU_LOCKDEP(stmt) ((void)0)
+#define lockdep_assert_held_lock() ((void)0)
+#define lockdep_assert_held_mutex() ((void)0)
+#endif
+
 static inline void pcpu_lock(void)
 {
 	pcpu_lock_depth++;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	pcpu_spin_lock(&pcpu_g.lock);
+	PCPU_LOCKDEP(pcpu_held_lock++);
+}
+
+/* The allocation mutex (pcpu_g.alloc_mutex), counted for the asserts. */
+static inline void pcpu_mutex_lock(void)
+{
+	pthread_mutex_lock(&pcpu_g.alloc_mutex);
+	PCPU_LOCKDEP(pcpu_held_mutex++);
+}
+
+static inline void pcpu_mutex_unlock(void)
+{
+	PCPU_LOCKDEP(pcpu_held_mutex--);
+	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
 }
 
 static inline void pcpu_unlock(void)
 {
+	PCPU_LOCKDEP(pcpu_held_lock--);
 	pcpu_spin_unlock(&pcpu_g.lock);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (--pcpu_lock_depth == 0 &&
@@ -422,11 +464,71 @@ int pcpu_rseq_fence(void);
 /* options.c */
 int pcpu_options_load(const void *cfg, struct pcpu_global *g);
 
-/* percpu-stats.c */
-void pcpu_stats_area_alloc(struct pcpu_chunk *chunk, size_t size);
-void pcpu_stats_area_dealloc(struct pcpu_chunk *chunk);
-void pcpu_stats_chunk_alloc(void);
-void pcpu_stats_chunk_dealloc(void);
+/*
+ * The statistics hooks (the kernel's pcpu_stats_* of percpu-internal.h):
+ * inline, so the allocator never calls up into percpu-stats.c, which only
+ * prints and reports.
+ */
+/**
+ * pcpu_stats_area_alloc - count an allocation
+ * @chunk: where it was made
+ * @size: its size in bytes
+ *
+ * Context: pcpu_g.lock.
+ */
+static inline void pcpu_stats_area_alloc(struct pcpu_chunk *chunk, size_t size)
+{
+	struct pcpu_stats *s = &pcpu_g.stats;
+
+	s->nr_alloc++;
+	s->nr_cur_alloc++;
+	if (s->nr_cur_alloc > s->nr_max_alloc)
+		s->nr_max_alloc = s->nr_cur_alloc;
+	if (!s->min_alloc_size || size < s->min_alloc_size)
+		s->min_alloc_size = size;
+	if (size > s->max_alloc_size)
+		s->max_alloc_size = size;
+	chunk->nr_alloc++;
+	if (size > chunk->max_alloc_size)
+		chunk->max_alloc_size = size;
+}
+
+/**
+ * pcpu_stats_area_dealloc - count a free
+ * @chunk: where the area was
+ *
+ * Context: pcpu_g.lock.
+ */
+static inline void pcpu_stats_area_dealloc(struct pcpu_chunk *chunk)
+{
+	pcpu_g.stats.nr_dealloc++;
+	pcpu_g.stats.nr_cur_alloc--;
+	chunk->nr_alloc--;
+}
+
+/**
+ * pcpu_stats_chunk_alloc - count a new chunk
+ *
+ * Context: pcpu_g.lock.
+ */
+static inline void pcpu_stats_chunk_alloc(void)
+{
+	struct pcpu_stats *s = &pcpu_g.stats;
+
+	s->nr_chunks++;
+	if (s->nr_chunks > s->nr_max_chunks)
+		s->nr_max_chunks = s->nr_chunks;
+}
+
+/**
+ * pcpu_stats_chunk_dealloc - count a destroyed chunk
+ *
+ * Context: pcpu_g.lock.
+ */
+static inline void pcpu_stats_chunk_dealloc(void)
+{
+	pcpu_g.stats.nr_chunks--;
+}
 
 /* Test hooks (not exported from the shared library). */
 void pcpu_test_reset(void);

@@ -34,6 +34,7 @@ struct pcpu_chunk *pcpu_chunk_addr_search(const char *base)
 	size_t mask = pcpu_g.lookup_cap - 1, h = pcpu_lookup_hash(base) & mask;
 	struct pcpu_chunk *c;
 
+	lockdep_assert_held_lock();
 	while ((c = pcpu_g.lookup[h])) {
 		if (c->base_addr == base)
 			return c;
@@ -65,6 +66,7 @@ void pcpu_lookup_remove(struct pcpu_chunk *chunk)
 	size_t mask = pcpu_g.lookup_cap - 1;
 	size_t h = pcpu_lookup_hash(chunk->base_addr) & mask, j;
 
+	lockdep_assert_held_lock();
 	while (pcpu_g.lookup[h] != chunk)
 		h = (h + 1) & mask;
 	pcpu_g.lookup[h] = NULL;
@@ -96,6 +98,7 @@ int pcpu_lookup_reserve(void)
 	size_t cap = pcpu_g.lookup_cap * 2, i;
 	struct pcpu_chunk **tab, **old;
 
+	lockdep_assert_held_mutex();
 	if ((pcpu_g.lookup_used + 1) * 2 <= pcpu_g.lookup_cap)
 		return 0;
 	tab = calloc(cap, sizeof(*tab));
@@ -121,6 +124,7 @@ int pcpu_lookup_reserve(void)
  */
 void pcpu_lookup_insert(struct pcpu_chunk *chunk)
 {
+	lockdep_assert_held_lock();
 	pcpu_lookup_put(pcpu_g.lookup, pcpu_g.lookup_cap, chunk);
 	pcpu_g.lookup_used++;
 }

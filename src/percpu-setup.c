@@ -73,7 +73,7 @@ static void pcpu_atfork_prepare(void)
 	pcpu_init_lock();
 	if (!pcpu_g.initialized)
 		return;
-	pthread_mutex_lock(&pcpu_g.alloc_mutex);
+	pcpu_mutex_lock();
 	pthread_mutex_lock(&pcpu_g.balance_lock);
 	pcpu_lock();
 }
@@ -83,7 +83,7 @@ static void pcpu_atfork_parent(void)
 	if (pcpu_g.initialized) {
 		pcpu_unlock();
 		pthread_mutex_unlock(&pcpu_g.balance_lock);
-		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+		pcpu_mutex_unlock();
 	}
 	pcpu_init_unlock();
 	pcpu_nofork_release();
@@ -109,6 +109,7 @@ static void pcpu_atfork_child(void)
 	pthread_mutex_init(&pcpu_g.balance_lock, NULL);
 	pthread_cond_init(&pcpu_g.balance_cond, NULL);
 	pthread_mutex_init(&pcpu_g.alloc_mutex, NULL);
+	PCPU_LOCKDEP(pcpu_held_mutex--);
 	pcpu_g.balance_running = false;
 	pcpu_g.balance_stop = false;
 	pcpu_os_after_fork_child();
@@ -308,9 +309,11 @@ void pcpu_test_reset(void)
 	if (!pcpu_g.initialized)
 		return;
 	pcpu_balance_stop_thread();
+	pcpu_mutex_lock();
 	for (i = 0; i < pcpu_g.lookup_cap; i++)
 		if (pcpu_g.lookup[i])
 			pcpu_destroy_chunk(pcpu_g.lookup[i]);
+	pcpu_mutex_unlock();
 	pcpu_free_tables();
 	pcpu_g.initialized = false;
 	pcpu_g.nr_empty_pop_pages = pcpu_g.nr_populated = 0;

@@ -18,67 +18,6 @@
 static const char pcpu_stats_rule[] =
 	"----------------------------------------\n";
 
-/**
- * pcpu_stats_area_alloc - count an allocation
- * @chunk: where it was made
- * @size: its size in bytes
- *
- * Context: pcpu_g.lock.
- */
-void pcpu_stats_area_alloc(struct pcpu_chunk *chunk, size_t size)
-{
-	struct pcpu_stats *s = &pcpu_g.stats;
-
-	s->nr_alloc++;
-	s->nr_cur_alloc++;
-	if (s->nr_cur_alloc > s->nr_max_alloc)
-		s->nr_max_alloc = s->nr_cur_alloc;
-	if (!s->min_alloc_size || size < s->min_alloc_size)
-		s->min_alloc_size = size;
-	if (size > s->max_alloc_size)
-		s->max_alloc_size = size;
-	chunk->nr_alloc++;
-	if (size > chunk->max_alloc_size)
-		chunk->max_alloc_size = size;
-}
-
-/**
- * pcpu_stats_area_dealloc - count a free
- * @chunk: where the area was
- *
- * Context: pcpu_g.lock.
- */
-void pcpu_stats_area_dealloc(struct pcpu_chunk *chunk)
-{
-	pcpu_g.stats.nr_dealloc++;
-	pcpu_g.stats.nr_cur_alloc--;
-	chunk->nr_alloc--;
-}
-
-/**
- * pcpu_stats_chunk_alloc - count a new chunk
- *
- * Context: pcpu_g.lock.
- */
-void pcpu_stats_chunk_alloc(void)
-{
-	struct pcpu_stats *s = &pcpu_g.stats;
-
-	s->nr_chunks++;
-	if (s->nr_chunks > s->nr_max_chunks)
-		s->nr_max_chunks = s->nr_chunks;
-}
-
-/**
- * pcpu_stats_chunk_dealloc - count a destroyed chunk
- *
- * Context: pcpu_g.lock.
- */
-void pcpu_stats_chunk_dealloc(void)
-{
-	pcpu_g.stats.nr_chunks--;
-}
-
 struct pcpu_chunk_stats {
 	int nr_alloc, empty_pop_pages, first_bit, free_bytes, contig_bytes;
 	int dirty_bytes, sum_frag, max_frag, cur_min, cur_med, cur_max;
@@ -214,10 +153,10 @@ int pcpu_stats_print(FILE *out)
 	sizes = malloc((size_t)pcpu_g.unit_map_bits * sizeof(int));
 	if (!sizes)
 		return -ENOMEM;
-	pthread_mutex_lock(&pcpu_g.alloc_mutex);
+	pcpu_mutex_lock();
 	n = pcpu_stats_chunks(&chunks, &slots);
 	if (n == (size_t)-1) {
-		pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+		pcpu_mutex_unlock();
 		free(sizes);
 		return -ENOMEM;
 	}
@@ -253,7 +192,7 @@ int pcpu_stats_print(FILE *out)
 		fputs(pcpu_chunk_label(slots[i]), out);
 		pcpu_chunk_stats_print(out, &st);
 	}
-	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+	pcpu_mutex_unlock();
 	free(chunks);
 	free(slots);
 	free(sizes);

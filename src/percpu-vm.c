@@ -65,6 +65,7 @@ static struct pcpu_os_range pcpu_unit_range(const struct pcpu_chunk *chunk,
  */
 void **pcpu_get_pages(void)
 {
+	lockdep_assert_held_mutex();
 	return pcpu_g.pages;
 }
 
@@ -86,6 +87,7 @@ void pcpu_free_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 	unsigned int unit;
 	int i;
 
+	lockdep_assert_held_mutex();
 	(void)chunk;
 	for (unit = 0; unit < pcpu_g.nr_units; unit++)
 		for (i = page_start; i < page_end; i++)
@@ -114,6 +116,7 @@ int pcpu_alloc_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 	unsigned int unit;
 	int i;
 
+	lockdep_assert_held_mutex();
 	for (unit = 0; unit < pcpu_g.nr_units; unit++)
 		for (i = page_start; i < page_end; i++)
 			pages[pcpu_page_idx(unit, i)] =
@@ -137,6 +140,7 @@ int pcpu_alloc_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 void pcpu_pre_unmap_flush(struct pcpu_chunk *chunk, int page_start,
 			  int page_end)
 {
+	lockdep_assert_held_mutex();
 	(void)chunk;
 	(void)page_start;
 	(void)page_end;
@@ -174,6 +178,7 @@ static int __pcpu_unmap_pages(struct pcpu_chunk *chunk, int page_start,
 void pcpu_unmap_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 		      int page_end)
 {
+	lockdep_assert_held_mutex();
 	(void)pages;
 	(void)__pcpu_unmap_pages(chunk, page_start, page_end);
 }
@@ -192,6 +197,7 @@ void pcpu_unmap_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 void pcpu_post_unmap_tlb_flush(struct pcpu_chunk *chunk, int page_start,
 			       int page_end)
 {
+	lockdep_assert_held_mutex();
 	(void)chunk;
 	(void)page_start;
 	(void)page_end;
@@ -225,6 +231,7 @@ int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 	struct pcpu_os_range r;
 	int ret;
 
+	lockdep_assert_held_mutex();
 	(void)pages;
 	if (!pcpu_g.strict)
 		return 0;
@@ -249,6 +256,7 @@ int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
  */
 void pcpu_post_map_flush(struct pcpu_chunk *chunk, int page_start, int page_end)
 {
+	lockdep_assert_held_mutex();
 	(void)chunk;
 	(void)page_start;
 	(void)page_end;
@@ -272,6 +280,7 @@ int pcpu_populate_chunk(struct pcpu_chunk *chunk, int page_start, int page_end)
 	void **pages = pcpu_get_pages();
 	int ret;
 
+	lockdep_assert_held_mutex();
 	ret = pcpu_alloc_pages(chunk, pages, page_start, page_end);
 	if (ret)
 		return ret;
@@ -303,6 +312,7 @@ void pcpu_depopulate_chunk(struct pcpu_chunk *chunk, int page_start,
 {
 	void **pages = pcpu_get_pages();
 
+	lockdep_assert_held_mutex();
 	if (pcpu_san_active())
 		pcpu_san_forget(chunk->base_addr + ((size_t)page_start
 						    << pcpu_g.page_shift),
@@ -360,6 +370,7 @@ struct pcpu_chunk *pcpu_create_chunk(void)
 	void *base;
 	int ret;
 
+	lockdep_assert_held_mutex();
 	if (!chunk) {
 		errno = ENOMEM;
 		return NULL;
@@ -400,6 +411,7 @@ fail_free:
  */
 void pcpu_destroy_chunk(struct pcpu_chunk *chunk)
 {
+	lockdep_assert_held_mutex();
 	pcpu_trace1(percpu_destroy_chunk, chunk->base_addr);
 	if (chunk->base_addr && pcpu_san_active())
 		pcpu_san_forget(chunk->base_addr, pcpu_g.unit_size);

@@ -53,6 +53,16 @@ struct pcpu_nofork_shard pcpu_nofork[PCPU_NOFORK_SHARDS];
 int pcpu_fork_pending;
 __thread unsigned int pcpu_nofork_depth
 	__attribute__((tls_model("initial-exec")));
+#ifdef PCPU_DEBUG
+__thread int pcpu_held_lock __attribute__((tls_model("initial-exec")));
+__thread int pcpu_held_mutex __attribute__((tls_model("initial-exec")));
+
+void pcpu_lockdep_fail(const char *lock, const char *func)
+{
+	fprintf(stderr, "libpcpu: %s() called without %s held\n", func, lock);
+	abort();
+}
+#endif
 __thread unsigned int pcpu_lock_depth
 	__attribute__((tls_model("initial-exec")));
 
@@ -124,6 +134,7 @@ static void pcpu_chunk_relocate(struct pcpu_chunk *chunk, int oslot)
 {
 	int nslot = pcpu_chunk_slot(chunk);
 
+	lockdep_assert_held_lock();
 	if (!chunk->isolated && oslot != nslot)
 		__pcpu_chunk_move(chunk, nslot, oslot < nslot);
 }
@@ -139,6 +150,7 @@ void pcpu_update_empty_pages(struct pcpu_chunk *chunk, int nr)
 /* Take @chunk off the allocation path, for reclaim. */
 static void pcpu_isolate_chunk(struct pcpu_chunk *chunk)
 {
+	lockdep_assert_held_lock();
 	if (!chunk->isolated) {
 		chunk->isolated = true;
 		WRITE_ONCE(pcpu_g.nr_empty_pop_pages,
@@ -150,6 +162,7 @@ static void pcpu_isolate_chunk(struct pcpu_chunk *chunk)
 
 static void pcpu_reintegrate_chunk(struct pcpu_chunk *chunk)
 {
+	lockdep_assert_held_lock();
 	if (chunk->isolated) {
 		chunk->isolated = false;
 		WRITE_ONCE(pcpu_g.nr_empty_pop_pages,
@@ -316,6 +329,7 @@ static int pcpu_alloc_area(struct pcpu_chunk *chunk, int alloc_bits, int align,
 {
 	int end = pcpu_g.unit_map_bits, off;
 
+	lockdep_assert_held_lock();
 	for (;;) {
 		off = pcpu_find_zero_area(chunk->alloc_map, start, end,
 					  alloc_bits, align);
@@ -346,6 +360,7 @@ static int pcpu_alloc_area(struct pcpu_chunk *chunk, int alloc_bits, int align,
  */
 static void pcpu_free_area(struct pcpu_chunk *chunk, int bit_off, int bits)
 {
+	lockdep_assert_held_lock();
 	bitmap_clear(chunk->alloc_map, bit_off, bits);
 	chunk->free_bytes += bits * PCPU_MIN_ALLOC_SIZE;
 	WRITE_ONCE(pcpu_g.used_bytes,
@@ -414,6 +429,7 @@ static void pcpu_chunk_populated(struct pcpu_chunk *chunk, int rs, int re)
 {
 	int i, nr_empty = 0;
 
+	lockdep_assert_held_lock();
 	bitmap_set(chunk->populated, rs, re - rs);
 	chunk->nr_populated += re - rs;
 	pcpu_g.nr_populated += re - rs;
@@ -426,6 +442,7 @@ static void pcpu_chunk_populated(struct pcpu_chunk *chunk, int rs, int re)
 /* pages [rs, re), all empty, were depopulated */
 static void pcpu_chunk_depopulated(struct pcpu_chunk *chunk, int rs, int re)
 {
+	lockdep_assert_held_lock();
 	bitmap_clear(chunk->populated, rs, re - rs);
 	chunk->nr_populated -= re - rs;
 	pcpu_g.nr_populated -= re - rs;
@@ -454,6 +471,7 @@ static int pcpu_chunk_register(struct pcpu_chunk *chunk)
 /* Unlink @chunk from everything.  Context: pcpu_g.lock. */
 static void pcpu_chunk_unregister(struct pcpu_chunk *chunk)
 {
+	lockdep_assert_held_lock();
 	list_del_init(&chunk->list);
 	pcpu_lookup_remove(chunk);
 	if (!chunk->isolated)
@@ -469,6 +487,7 @@ static struct pcpu_chunk *pcpu_new_chunk(void)
 {
 	struct pcpu_chunk *chunk = pcpu_create_chunk();
 
+	lockdep_assert_held_mutex();
 	if (!chunk)
 		return NULL;
 	if (pcpu_chunk_register(chunk)) {
@@ -502,6 +521,7 @@ static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 {
 	int map_bits = pcpu_g.unit_map_bits, rs, re, oslot, ret, freed = 0;
 
+	lockdep_assert_held_mutex();
 	pcpu_lock();
 	memcpy(pcpu_g.scratch, chunk->dirty_map,
 	       BITS_TO_LONGS(map_bits) * sizeof(long));
@@ -550,6 +570,7 @@ static void pcpu_clean_all(void)
 {
 	size_t i;
 
+	lockdep_assert_held_mutex();
 	if (!READ_ONCE(pcpu_g.dirty_bytes))
 		return;
 	for (i = 0; i < pcpu_g.lookup_cap; i++) {
@@ -583,6 +604,7 @@ static void pcpu_balance_free(bool empty_only)
 	struct pcpu_chunk *chunk, *next;
 	struct list_head to_free;
 
+	lockdep_assert_held_mutex();
 	INIT_LIST_HEAD(&to_free);
 	pcpu_lock();
 	list_for_each_entry_safe (chunk, next, free_head, list) {
@@ -611,6 +633,7 @@ static void pcpu_reclaim_populated(void)
 	struct list_head *head = &pcpu_g.chunk_lists[pcpu_g.to_depopulate_slot];
 	struct pcpu_chunk *chunk;
 
+	lockdep_assert_held_mutex();
 	pcpu_lock();
 	while (!list_empty(head)) {
 		int freed_start = INT32_MAX, freed_end = 0, i, end = -1;
@@ -683,6 +706,7 @@ static void pcpu_balance_populated(void)
 	int nr_to_pop, from = pcpu_size_to_slot((int)pcpu_g.page_size);
 	bool created = false;
 
+	lockdep_assert_held_mutex();
 	pcpu_lock();
 	if (pcpu_g.atomic_alloc_failed) {
 		/* the full refill; populating costs nothing but bookkeeping
@@ -738,7 +762,7 @@ static void pcpu_balance_populated(void)
  */
 void pcpu_balance_workfn(void)
 {
-	pthread_mutex_lock(&pcpu_g.alloc_mutex);
+	pcpu_mutex_lock();
 	(void)pcpu_clean_all();
 	pcpu_balance_free(false);
 	pcpu_reclaim_populated();
@@ -748,7 +772,7 @@ void pcpu_balance_workfn(void)
 #ifdef PCPU_DEBUG
 	pcpu_verify_all();
 #endif
-	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+	pcpu_mutex_unlock();
 }
 
 /* ---------------------------------------------------------------------
@@ -775,6 +799,7 @@ static struct pcpu_chunk *pcpu_alloc_search(int bits, int align, int size,
 	struct pcpu_chunk *chunk, *next;
 	int slot, off;
 
+	lockdep_assert_held_lock();
 	for (slot = pcpu_size_to_slot(size); slot <= pcpu_g.free_slot; slot++) {
 		list_for_each_entry_safe (chunk, next,
 					  &pcpu_g.chunk_lists[slot], list) {
@@ -809,6 +834,7 @@ static int pcpu_alloc_populate(struct pcpu_chunk *chunk, int off, int bits)
 		       pcpu_g.page_shift);
 	int rs, re, ret;
 
+	lockdep_assert_held_mutex();
 	pcpu_for_each_run (chunk->populated, ps, pe, rs, re, true) {
 		ret = pcpu_populate_chunk(chunk, rs, re);
 		if (ret)
@@ -826,6 +852,7 @@ static void pcpu_alloc_undo(struct pcpu_chunk *chunk, int off, int bits,
 {
 	int oslot;
 
+	lockdep_assert_held_mutex();
 	pcpu_lock();
 	oslot = pcpu_chunk_slot(chunk);
 	pcpu_free_area(chunk, off, bits);
@@ -898,6 +925,7 @@ static struct pcpu_chunk *pcpu_alloc_room(int bits, int align, size_t size,
 	struct pcpu_chunk *chunk;
 	bool cleaned = false, have_free_chunk;
 
+	lockdep_assert_held_mutex();
 	pcpu_lock();
 	while (!(chunk = pcpu_alloc_search(bits, align, (int)size, false,
 					   offp))) {
@@ -954,7 +982,7 @@ static void *__pcpu_alloc(int bits, int align, size_t size, bool nowait)
 		return pcpu_alloc_done(chunk, off, size, nowait);
 	if (nowait)
 		return pcpu_alloc_fail(size, (size_t)align, EAGAIN);
-	pthread_mutex_lock(&pcpu_g.alloc_mutex);
+	pcpu_mutex_lock();
 	chunk = pcpu_alloc_room(bits, align, size, &off, &created);
 	if (chunk && pcpu_alloc_populate(chunk, off, bits)) {
 		pcpu_lock();
@@ -965,7 +993,7 @@ static void *__pcpu_alloc(int bits, int align, size_t size, bool nowait)
 	}
 	if (chunk && pcpu_balance_wanted())
 		pcpu_balance_kick();
-	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
+	pcpu_mutex_unlock();
 	if (!chunk)
 		return pcpu_alloc_fail(size, (size_t)align, ENOMEM);
 	return pcpu_alloc_done(chunk, off, size, nowait);
@@ -1057,6 +1085,7 @@ static void pcpu_free_locked(void *ptr)
 	int bit, bits;
 	size_t off;
 
+	lockdep_assert_held_lock();
 	base = (char *)((uintptr_t)p & ~(uintptr_t)(pcpu_g.unit_size - 1));
 	off = (size_t)(p - base);
 	chunk = pcpu_chunk_addr_search(base);
@@ -1137,6 +1166,7 @@ void pcpu_free_deferred(void)
 		pcpu_lock_depth++;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		pcpu_spin_lock(&pcpu_g.lock);
+		PCPU_LOCKDEP(pcpu_held_lock++);
 		for (i = 0; i < PCPU_NR_DEFERRED; i++) {
 			void *p = __atomic_exchange_n(&pcpu_deferred[i], NULL,
 						      __ATOMIC_ACQUIRE);
@@ -1147,6 +1177,7 @@ void pcpu_free_deferred(void)
 				pcpu_free_locked(p);
 			}
 		}
+		PCPU_LOCKDEP(pcpu_held_lock--);
 		pcpu_spin_unlock(&pcpu_g.lock);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		pcpu_lock_depth--;

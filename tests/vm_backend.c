@@ -39,22 +39,42 @@ static bool accessible(const volatile char *p)
 	return ok;
 }
 
+/* The backend runs under the allocation mutex: each case holds it from
+ * its setup on, as the allocator would around every backend call. */
+static bool holding_mutex;
+
 static void setup(unsigned int nr_units, int strict)
 {
 	struct pcpu_config cfg;
 
+	if (holding_mutex)
+		pcpu_mutex_unlock();
 	pcpu_test_reset();
 	pcpu_config_init(&cfg);
 	cfg.nr_units = nr_units;
 	cfg.strict = strict;
 	cfg.balance = 0;
 	CHECK_EQ(pcpu_init(&cfg), 0);
+	pcpu_mutex_lock();
+	holding_mutex = true;
 }
 
 static char *unit_page(struct pcpu_chunk *c, unsigned int unit, int page)
 {
 	return c->base_addr + (size_t)(unit + 1) * pcpu_g.unit_size +
 	       (size_t)page * pcpu_g.page_size;
+}
+
+/* fork() takes the mutex (libpcpu's fork handlers): let go of it around
+ * a child, take it back after. */
+static int in_child(void (*fn)(void *), void *arg, char *err, size_t len)
+{
+	int st;
+
+	pcpu_mutex_unlock();
+	st = test_in_child(fn, arg, err, len);
+	pcpu_mutex_lock();
+	return st;
 }
 
 static struct pcpu_chunk *create(void)
@@ -335,11 +355,10 @@ static void t_guard_unit_faults(void)
 	setup(4, 0);
 	c = create();
 	CHECK_EQ(pcpu_populate_chunk(c, 0, 1), 0);
-	st = test_in_child(deref_guard, c->base_addr + 64, err, sizeof(err));
+	st = in_child(deref_guard, c->base_addr + 64, err, sizeof(err));
 	CHECK(TEST_SEGV(st, err));
 	/* unit 0's copy of the same offset is fine */
-	st = test_in_child(deref_guard, unit_page(c, 0, 0) + 64, err,
-			   sizeof(err));
+	st = in_child(deref_guard, unit_page(c, 0, 0) + 64, err, sizeof(err));
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	pcpu_destroy_chunk(c);
 }
@@ -362,7 +381,7 @@ static void t_invariant_checker_catches_corruption(void)
 	setup(2, 0);
 	c = create();
 	pcpu_chunk_verify(c, 0, pcpu_g.unit_map_bits);
-	st = test_in_child(corrupt_and_verify, c, err, sizeof(err));
+	st = in_child(corrupt_and_verify, c, err, sizeof(err));
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 	CHECK(strstr(err, "block contig_hint") != NULL);
 	pcpu_destroy_chunk(c);
