@@ -2,6 +2,7 @@
 #   make        build (debug build: invariant checks on)
 #   make demo   build and run the demonstration
 #   make test   build and run the whole test suite (ctest, debug build)
+#   make test-quick   the same without the slow cases
 #   make bench  optimized build and benchmarks
 BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
@@ -9,7 +10,7 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
-.PHONY: all build release demo test test-asan test-tsan test-valgrind fuzz bench clean deps format install
+.PHONY: all build release demo test test-quick test-asan test-tsan test-valgrind fuzz bench clean deps format install
 
 all: build
 
@@ -35,6 +36,10 @@ demo: release
 
 test: build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) -LE memcheck
+
+# the suite without the cases labelled slow (a minute here)
+test-quick: build
+	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) -LE "memcheck|slow"
 
 # the unit tests under valgrind's memcheck (the no-rseq fallback runs there)
 test-valgrind: build

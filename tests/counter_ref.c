@@ -265,15 +265,15 @@ static void t_ref_init_flags(void)
 
 static const struct test_case cases[] = {
 	{"counter_sum_exact_under_concurrency",
-	 t_counter_sum_exact_under_concurrency},
-	{"counter_batch_folds", t_counter_batch_folds},
-	{"counter_compare", t_counter_compare},
+	 t_counter_sum_exact_under_concurrency, 0},
+	{"counter_batch_folds", t_counter_batch_folds, 0},
+	{"counter_compare", t_counter_compare, 0},
 	{"counter_init_many_shares_one_allocation",
-	 t_counter_init_many_shares_one_allocation},
-	{"counter_sum_skips_idle_units", t_counter_sum_skips_idle_units},
-	{"ref_kill_releases_once", t_ref_kill_releases_once},
-	{"ref_switch_modes", t_ref_switch_modes},
-	{"ref_init_flags", t_ref_init_flags},
+	 t_counter_init_many_shares_one_allocation, 0},
+	{"counter_sum_skips_idle_units", t_counter_sum_skips_idle_units, 0},
+	{"ref_kill_releases_once", t_ref_kill_releases_once, 0},
+	{"ref_switch_modes", t_ref_switch_modes, 0},
+	{"ref_init_flags", t_ref_init_flags, 0},
 };
 
 TEST_MAIN(cases)

@@ -211,8 +211,8 @@ static void t_rlimit_as_enomem_then_recovers(void)
 }
 
 static const struct test_case cases[] = {
-	{"fault_injection_sweep", t_fault_injection_sweep},
-	{"rlimit_as_enomem_then_recovers", t_rlimit_as_enomem_then_recovers},
+	{"fault_injection_sweep", t_fault_injection_sweep, 0},
+	{"rlimit_as_enomem_then_recovers", t_rlimit_as_enomem_then_recovers, 0},
 };
 
 TEST_MAIN(cases)

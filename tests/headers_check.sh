@@ -4,7 +4,9 @@
 set -e
 inc="$1"; cc="$2"; cxx="$3"; tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for h in pcpu.h pcpu/ops.h pcpu/counter.h pcpu/ref.h pcpu/stats.h pcpu/linux.h; do
+# every header of include/ but the architecture parts, which only
+# pcpu/ops.h includes
+for h in $(cd "$inc" && ls pcpu.h pcpu/*.h); do
 	printf '#include <%s>\nint main(void) { return 0; }\n' "$h" > "$tmp/t.c"
 	cp "$tmp/t.c" "$tmp/t.cpp"
 	"$cc" -std=c11 -Wall -Wextra -Werror -I"$inc" -c "$tmp/t.c" -o "$tmp/t.o"

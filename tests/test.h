@@ -101,8 +101,8 @@ static inline long test_rss_kb(void)
 		if (TEST_RSS_MEANINGFUL) \
 			CHECK(cond);     \
 	} while (0)
-#define CHECK_MAPS_EQ(a, b)             \
-	do {                            \
+#define CHECK_MAPS_EQ(a, b)                                  \
+	do {                                                 \
 		if (!TEST_SANITIZED && !RUNNING_ON_VALGRIND) \
 			CHECK_EQ(a, b);                      \
 	} while (0)
@@ -194,15 +194,56 @@ static inline int test_in_child(void (*fn)(void *), void *arg, char *err,
 	return status;
 }
 
+/*
+ * A program's table of cases is the only list of them: ctest registers
+ * every case from `<program> --list FILE` (tests/CMakeLists.txt), with
+ * the label "slow" or "quick", and a memcheck_<case> under valgrind unless
+ * the case says TEST_NO_MEMCHECK (the table says why).  TEST_MANUAL cases
+ * are registered by hand in tests/CMakeLists.txt.
+ */
+#define TEST_SLOW 1u
+#define TEST_NO_MEMCHECK 2u
+#define TEST_MANUAL 4u
+#define TEST_NO_TSAN 8u
+
 struct test_case {
 	const char *name;
 	void (*fn)(void);
+	unsigned int flags;
 };
+
+#if defined(__SANITIZE_THREAD__)
+#define TEST_TSAN 1
+#else
+#define TEST_TSAN 0
+#endif
+
+/* --list FILE: one line per case, "<name> <quick|slow>[ memcheck]". */
+static inline int test_list(const struct test_case *cases, size_t n,
+			    const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned int fl = cases[i].flags;
+
+		if ((fl & TEST_MANUAL) || (TEST_TSAN && (fl & TEST_NO_TSAN)))
+			continue;
+		fprintf(f, "%s %s%s\n", cases[i].name,
+			fl & TEST_SLOW ? "slow" : "quick",
+			fl & TEST_NO_MEMCHECK ? "" : " memcheck");
+	}
+	return fclose(f) ? 1 : 0;
+}
 
 /* Run the case named by argv[1], in this process. */
 static inline int test_main(const struct test_case *cases, size_t n, int argc,
 			    char **argv)
 {
+	if (argc > 2 && !strcmp(argv[1], "--list"))
+		return test_list(cases, n, argv[2]);
 	for (size_t i = 0; i < n; i++)
 		if (argc > 1 && !strcmp(argv[1], cases[i].name)) {
 			double t0 = test_now_ns();
@@ -212,7 +253,7 @@ static inline int test_main(const struct test_case *cases, size_t n, int argc,
 			       (test_now_ns() - t0) / 1e9);
 			return 0;
 		}
-	fprintf(stderr, "usage: %s <case>\n", argv[0]);
+	fprintf(stderr, "usage: %s <case> | --list FILE\n", argv[0]);
 	return 2;
 }
 

@@ -388,17 +388,17 @@ static void t_invariant_checker_catches_corruption(void)
 }
 
 static const struct test_case cases[] = {
-	{"populate_write_read_strict", t_populate_write_read_strict},
-	{"populate_write_read_default", t_populate_write_read_default},
-	{"depopulate_returns_memory", t_depopulate_returns_memory},
-	{"pages_array_records_unit_pages", t_pages_array_records_unit_pages},
-	{"map_unmap_pages_strict", t_map_unmap_pages_strict},
-	{"map_failure_rolls_back", t_map_failure_rolls_back},
-	{"create_failure_leaves_nothing", t_create_failure_leaves_nothing},
-	{"vma_count_stable", t_vma_count_stable},
-	{"guard_unit_faults", t_guard_unit_faults},
+	{"populate_write_read_strict", t_populate_write_read_strict, 0},
+	{"populate_write_read_default", t_populate_write_read_default, 0},
+	{"depopulate_returns_memory", t_depopulate_returns_memory, 0},
+	{"pages_array_records_unit_pages", t_pages_array_records_unit_pages, 0},
+	{"map_unmap_pages_strict", t_map_unmap_pages_strict, 0},
+	{"map_failure_rolls_back", t_map_failure_rolls_back, 0},
+	{"create_failure_leaves_nothing", t_create_failure_leaves_nothing, 0},
+	{"vma_count_stable", t_vma_count_stable, 0},
+	{"guard_unit_faults", t_guard_unit_faults, 0},
 	{"invariant_checker_catches_corruption",
-	 t_invariant_checker_catches_corruption},
+	 t_invariant_checker_catches_corruption, 0},
 };
 
 TEST_MAIN(cases)
