@@ -165,8 +165,10 @@ struct pcpu_counter_walk {
 	uint64_t sum;
 };
 
-/* Add a unit's total; fold it if it was left unfolded above the batch
- * (only a fork between an add and its fold can leave it so). */
+/* Add a unit's total; fold it if its unfolded part reaches the default
+ * batch (a fork between an add and its fold can leave it above any batch;
+ * for a counter added to with a larger batch this folds a little early,
+ * which only makes pcpu_counter_read() closer). */
 static void pcpu_counter_sum_unit(unsigned int unit, void *arg)
 {
 	struct pcpu_counter_walk *w = arg;

@@ -281,7 +281,7 @@ struct pcpu_global {
 
 	pthread_mutex_t alloc_mutex;
 	pcpu_spinlock_t lock; /* pcpu_lock(), pcpu_unlock() */
-	unsigned int nr_deferred; /* frees waiting in pcpu_deferred_free */
+	unsigned int nr_deferred; /* frees queued by signal handlers */
 	struct pcpu_stats stats;
 
 	void **pages; /* pcpu_get_pages() */
@@ -360,12 +360,19 @@ static inline void pcpu_mutex_unlock(void)
 	pthread_mutex_unlock(&pcpu_g.alloc_mutex);
 }
 
-static inline void pcpu_unlock(void)
+/* Release pcpu_g.lock.  Return: true if the thread holds it no more. */
+static inline bool __pcpu_unlock(void)
 {
 	PCPU_LOCKDEP(pcpu_held_lock--);
 	pcpu_spin_unlock(&pcpu_g.lock);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (--pcpu_lock_depth == 0 &&
+	return --pcpu_lock_depth == 0;
+}
+
+/* Release pcpu_g.lock and complete the frees handlers queued meanwhile. */
+static inline void pcpu_unlock(void)
+{
+	if (__pcpu_unlock() &&
 	    unlikely(__atomic_load_n(&pcpu_g.nr_deferred, __ATOMIC_ACQUIRE)))
 		pcpu_free_deferred();
 }

@@ -1163,10 +1163,7 @@ void pcpu_free_deferred(void)
 	unsigned int i;
 
 	while (__atomic_load_n(&pcpu_g.nr_deferred, __ATOMIC_ACQUIRE)) {
-		pcpu_lock_depth++;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		pcpu_spin_lock(&pcpu_g.lock);
-		PCPU_LOCKDEP(pcpu_held_lock++);
+		pcpu_lock();
 		for (i = 0; i < PCPU_NR_DEFERRED; i++) {
 			void *p = __atomic_exchange_n(&pcpu_deferred[i], NULL,
 						      __ATOMIC_ACQUIRE);
@@ -1177,10 +1174,7 @@ void pcpu_free_deferred(void)
 				pcpu_free_locked(p);
 			}
 		}
-		PCPU_LOCKDEP(pcpu_held_lock--);
-		pcpu_spin_unlock(&pcpu_g.lock);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		pcpu_lock_depth--;
+		(void)__pcpu_unlock(); /* the loop drains what came meanwhile */
 	}
 }
 
