@@ -455,7 +455,7 @@ static void alloc_in_handler_body(void *arg)
 	struct pcpu_stats_info before, after;
 	uint64_t seed = 1;
 	pthread_t s;
-	long n = test_scaled(200000);
+	long n = test_scaled(50000);
 
 	(void)arg;
 	alarm(WATCHDOG_S);
