@@ -320,8 +320,9 @@ static void bench_populate(void)
 					for (unsigned int u = 0; u < 256; u++)
 						c->base_addr
 							[(u +
-							  1) * pcpu_g.unit_size +
-							 pcpu_g.page_size] = 1;
+							  1) * pcpu_geo.unit_size +
+							 pcpu_geo.page_size] =
+							1;
 				t0 = now_ns();
 				pcpu_depopulate_chunk(c, 1, 2);
 				dep[i] = (now_ns() - t0) / 1e3;

@@ -41,15 +41,15 @@ static bool pcpu_membarrier_ok;
  */
 void pcpu_ops_init(void)
 {
-	bool rseq = __rseq_size >= 8 && !pcpu_g.force_atomic_ops;
+	bool rseq = __rseq_size >= 8 && !pcpu_geo.force_atomic_ops;
 
 	pcpu_membarrier_ok = !pcpu_os_membarrier(
 		MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ);
 	__atomic_store_n(&pcpu_rseq_limit,
 			 rseq && pcpu_membarrier_ok &&
-					 pcpu_g.nr_units >=
-						 pcpu_g.caps.nr_possible_cpus
-				 ? pcpu_g.nr_units
+					 pcpu_geo.nr_units >=
+						 pcpu_geo.caps.nr_possible_cpus
+				 ? pcpu_geo.nr_units
 				 : 0,
 			 __ATOMIC_SEQ_CST);
 }
@@ -86,7 +86,7 @@ int pcpu_cpu_slow(void)
 {
 	if (pcpu_ensure_init())
 		return 0;
-	return (int)(pcpu_thread_cpu() % pcpu_g.nr_units);
+	return (int)(pcpu_thread_cpu() % pcpu_geo.nr_units);
 }
 
 /* A thread without rseq met a process using rseq: go atomic for good. */
@@ -116,8 +116,8 @@ void *pcpu_this_unit_slow(void *ptr)
 		abort();
 	if (pcpu_rseq_limit)
 		pcpu_ops_go_atomic();
-	unit = pcpu_thread_cpu() % pcpu_g.nr_units;
-	return (char *)ptr + (size_t)(unit + 1) * pcpu_g.unit_size;
+	unit = pcpu_thread_cpu() % pcpu_geo.nr_units;
+	return (char *)ptr + (size_t)(unit + 1) * pcpu_geo.unit_size;
 }
 
 /**

@@ -113,12 +113,12 @@ static unsigned int pcpu_env_nr_units(unsigned int def)
  * message if it was asked for (not when it is only the debug default),
  * and the default mode runs: a chunk then costs at most two mappings.
  */
-static void pcpu_strict_check(struct pcpu_global *g, bool asked)
+static void pcpu_strict_check(struct pcpu_geometry *geo, bool asked)
 {
-	g->strict_refused = g->strict && !g->caps.guard_regions;
-	if (!g->strict_refused)
+	geo->strict_refused = geo->strict && !geo->caps.guard_regions;
+	if (!geo->strict_refused)
 		return;
-	g->strict = false;
+	geo->strict = false;
 	if (asked)
 		fprintf(stderr,
 			"libpcpu: strict mode needs guard regions "
@@ -134,12 +134,12 @@ static bool pcpu_tristate(int v, bool env)
 /**
  * pcpu_options_load - settle the allocator's settings
  * @cfgp: the struct pcpu_config given to pcpu_init(), or NULL
- * @g: the allocator; the caps and page size are already known
+ * @geo: the start-up settings; the caps and page size are already known
  *
  * Context: the start-up lock.
  * Return: 0, or -EINVAL for an invalid field of @cfgp.
  */
-int pcpu_options_load(const void *cfgp, struct pcpu_global *g)
+int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 {
 	const struct pcpu_config *cfg = cfgp;
 	struct pcpu_config none;
@@ -154,24 +154,25 @@ int pcpu_options_load(const void *cfgp, struct pcpu_global *g)
 		pcpu_config_init(&none);
 		cfg = &none;
 	}
-	if (cfg->unit_size && !pcpu_unit_size_ok(cfg->unit_size, g->page_size))
+	if (cfg->unit_size &&
+	    !pcpu_unit_size_ok(cfg->unit_size, geo->page_size))
 		return -EINVAL;
 	if (cfg->nr_units > PCPU_MAX_UNITS || cfg->balance > 1 ||
 	    cfg->strict > 1 || cfg->show_stats > 1)
 		return -EINVAL;
 
-	g->unit_size = cfg->unit_size ? cfg->unit_size
-				      : pcpu_env_unit_size(g->page_size);
-	g->nr_units = cfg->nr_units
-			      ? cfg->nr_units
-			      : pcpu_env_nr_units(g->caps.nr_possible_cpus);
-	g->balance_enabled = pcpu_tristate(cfg->balance,
-					   pcpu_env_bool("PCPU_BALANCE", true));
+	geo->unit_size = cfg->unit_size ? cfg->unit_size
+					: pcpu_env_unit_size(geo->page_size);
+	geo->nr_units = cfg->nr_units
+				? cfg->nr_units
+				: pcpu_env_nr_units(geo->caps.nr_possible_cpus);
+	geo->balance_enabled = pcpu_tristate(
+		cfg->balance, pcpu_env_bool("PCPU_BALANCE", true));
 	env_strict = pcpu_env_bool("PCPU_STRICT", strict_def);
-	g->strict = pcpu_tristate(cfg->strict, env_strict);
-	g->show_stats = pcpu_tristate(cfg->show_stats,
-				      pcpu_env_bool("PCPU_SHOW_STATS", false));
-	pcpu_strict_check(g,
+	geo->strict = pcpu_tristate(cfg->strict, env_strict);
+	geo->show_stats = pcpu_tristate(
+		cfg->show_stats, pcpu_env_bool("PCPU_SHOW_STATS", false));
+	pcpu_strict_check(geo,
 			  cfg->strict == 1 || (cfg->strict < 0 && env_strict &&
 					       getenv("PCPU_STRICT")));
 	return 0;

@@ -72,7 +72,7 @@ void pcpu_balance_start(void)
 	pthread_condattr_t ca;
 	sigset_t all, old;
 
-	if (!pcpu_g.balance_enabled || pcpu_g.balance_running)
+	if (!pcpu_geo.balance_enabled || pcpu_g.balance_running)
 		return;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -76,7 +76,7 @@ void pcpu_md_scan(const unsigned long *map, int base, struct pcpu_block_md *md)
 
 static void pcpu_block_refresh_hint(struct pcpu_chunk *chunk, int index)
 {
-	pcpu_md_scan(chunk->alloc_map, index * pcpu_g.block_bits,
+	pcpu_md_scan(chunk->alloc_map, index * pcpu_geo.block_bits,
 		     &chunk->md_blocks[index]);
 }
 
@@ -108,7 +108,7 @@ static void pcpu_chunk_fold_run(struct pcpu_block_md *md, int start, int len,
 void pcpu_chunk_refresh_hint(struct pcpu_chunk *chunk)
 {
 	struct pcpu_block_md *md = &chunk->chunk_md;
-	int bits = pcpu_g.block_bits, run_start = 0, run = 0, seen = 0, i;
+	int bits = pcpu_geo.block_bits, run_start = 0, run = 0, seen = 0, i;
 
 	pcpu_reset_md(md);
 	for (i = 0; i < pcpu_nr_blocks(); i++) {
@@ -249,7 +249,7 @@ static bool pcpu_block_contig_cut(const unsigned long *map, int base,
 void pcpu_block_update_hint_alloc(struct pcpu_chunk *chunk, int bit_off,
 				  int bits)
 {
-	int B = pcpu_g.block_bits, end = bit_off + bits;
+	int B = pcpu_geo.block_bits, end = bit_off + bits;
 	int s_index = bit_off / B, e_index = (end - 1) / B, i, nr_empty = 0;
 
 	for (i = s_index; i <= e_index; i++) {
@@ -291,7 +291,7 @@ static int pcpu_prev_set_bit(const unsigned long *map, int lo, int end)
 void pcpu_block_update_hint_free(struct pcpu_chunk *chunk, int bit_off,
 				 int bits)
 {
-	int B = pcpu_g.block_bits, nr_blocks = pcpu_nr_blocks();
+	int B = pcpu_geo.block_bits, nr_blocks = pcpu_nr_blocks();
 	int end = bit_off + bits, start = bit_off;
 	int s_index = bit_off / B, e_index = (end - 1) / B, i, nr_empty = 0;
 

@@ -52,14 +52,14 @@ static void pcpu_clean_present(char *start, char *end, void *arg)
 {
 	struct pcpu_clean_ctx *ctx = arg;
 	char *base = ctx->chunk->base_addr;
-	int B = pcpu_g.block_bits;
+	int B = pcpu_geo.block_bits;
 	char *page;
 
-	for (page = start; page < end; page += pcpu_g.page_size) {
+	for (page = start; page < end; page += pcpu_geo.page_size) {
 		size_t off = (size_t)(page - base);
-		char *unit = base + (off & ~(pcpu_g.unit_size - 1));
-		int pg = (int)((off & (pcpu_g.unit_size - 1)) >>
-			       pcpu_g.page_shift);
+		char *unit = base + (off & ~(pcpu_geo.unit_size - 1));
+		int pg = (int)((off & (pcpu_geo.unit_size - 1)) >>
+			       pcpu_geo.page_shift);
 		int rs, re;
 
 		if (unit == base)
@@ -103,7 +103,7 @@ int pcpu_clean_units(struct pcpu_chunk *chunk, const unsigned long *dirty)
 	struct pcpu_clean_ctx ctx = {chunk, dirty};
 
 	lockdep_assert_held_mutex();
-	return pcpu_os_scan_present(chunk->base_addr + pcpu_g.unit_size,
-				    pcpu_g.chunk_size - pcpu_g.unit_size,
+	return pcpu_os_scan_present(chunk->base_addr + pcpu_geo.unit_size,
+				    pcpu_geo.chunk_size - pcpu_geo.unit_size,
 				    pcpu_clean_present, &ctx);
 }

@@ -232,18 +232,14 @@ static inline void pcpu_nofork_exit(void)
 }
 
 /**
- * struct pcpu_global - the one allocator of the process
+ * struct pcpu_geometry - what start-up settles, read-only afterwards
  *
- * Locking, as in the kernel: @alloc_mutex serializes everything that
- * changes what is mapped (chunk creation and destruction, populate,
- * depopulate, the cleaner, the balance work); @lock protects the maps, the
- * hints, the slots, the reverse lookup and the counters.  @lock nests
- * inside @alloc_mutex and is held across no system call, except in a
- * libpcpu built with AddressSanitizer, whose pcpu_free() asks which unit
- * pages exist (one PAGEMAP_SCAN) before poisoning the area.
+ * pcpu_setup() fills it under the start-up lock before it publishes
+ * pcpu_g.initialized (release); every later reader has seen that flag
+ * (acquire), so reads need no lock.  Only pcpu_test_reset() and the tests'
+ * force_* switches (before start-up) write it again.
  */
-struct pcpu_global {
-	bool initialized;
+struct pcpu_geometry {
 	bool strict;
 	bool strict_refused; /* asked for (or the debug default), no guards */
 	bool balance_enabled;
@@ -266,7 +262,25 @@ struct pcpu_global {
 	int sidelined_slot;
 	int free_slot;
 	int to_depopulate_slot;
-	struct list_head *chunk_lists;
+};
+
+extern struct pcpu_geometry pcpu_geo;
+
+/**
+ * struct pcpu_global - the one allocator of the process
+ *
+ * Locking, as in the kernel: @alloc_mutex serializes everything that
+ * changes what is mapped (chunk creation and destruction, populate,
+ * depopulate, the cleaner, the balance work); @lock protects the maps, the
+ * hints, the slots, the reverse lookup and the counters.  @lock nests
+ * inside @alloc_mutex and is held across no system call, except in a
+ * libpcpu built with AddressSanitizer, whose pcpu_free() asks which unit
+ * pages exist (one PAGEMAP_SCAN) before poisoning the area.
+ */
+struct pcpu_global {
+	bool initialized; /* pcpu_geo is settled; release/acquire */
+
+	struct list_head *chunk_lists; /* pcpu_geo.nr_slots lists */
 
 	int nr_empty_pop_pages; /* in non-isolated chunks */
 	int nr_populated;
@@ -389,7 +403,7 @@ static inline int max_int(int a, int b)
 
 static inline int pcpu_nr_blocks(void)
 {
-	return pcpu_g.unit_pages;
+	return pcpu_geo.unit_pages;
 }
 
 static inline bool pcpu_block_is_free(const struct pcpu_block_md *md)
@@ -469,7 +483,7 @@ void *pcpu_this_unit_slow(void *ptr);
 int pcpu_rseq_fence(void);
 
 /* options.c */
-int pcpu_options_load(const void *cfg, struct pcpu_global *g);
+int pcpu_options_load(const void *cfg, struct pcpu_geometry *geo);
 
 /*
  * The statistics hooks (the kernel's pcpu_stats_* of percpu-internal.h):

@@ -17,7 +17,7 @@
 
 static inline size_t pcpu_lookup_hash(const char *base)
 {
-	uint64_t key = (uintptr_t)base / pcpu_g.unit_size;
+	uint64_t key = (uintptr_t)base / pcpu_geo.unit_size;
 
 	return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 20);
 }

@@ -26,10 +26,10 @@ static void pcpu_present_page(char *start, char *end, void *arg)
 	struct pcpu_present_ctx *ctx = arg;
 	char *page;
 
-	for (page = start; page < end; page += pcpu_g.page_size) {
+	for (page = start; page < end; page += pcpu_geo.page_size) {
 		size_t off = (size_t)(page - ctx->base);
-		size_t in_unit = off & (pcpu_g.unit_size - 1);
-		long unit = (long)(off / pcpu_g.unit_size) - 1;
+		size_t in_unit = off & (pcpu_geo.unit_size - 1);
+		long unit = (long)(off / pcpu_geo.unit_size) - 1;
 
 		if (unit < 0 || in_unit < ctx->first || in_unit > ctx->last ||
 		    unit == ctx->last_unit)
@@ -60,18 +60,18 @@ void pcpu_for_each_present_unit(const void *ptr, size_t size,
 {
 	char *p = (char *)ptr;
 	char *base =
-		(char *)((uintptr_t)p & ~(uintptr_t)(pcpu_g.unit_size - 1));
-	size_t pmask = pcpu_g.page_size - 1, off = (size_t)(p - base);
+		(char *)((uintptr_t)p & ~(uintptr_t)(pcpu_geo.unit_size - 1));
+	size_t pmask = pcpu_geo.page_size - 1, off = (size_t)(p - base);
 	struct pcpu_present_ctx ctx = {
 		base, off & ~pmask, (off + size - 1) & ~pmask, -1, fn, arg};
 	unsigned int u;
 
 	if (!pcpu_os_scan_present(
-		    base + pcpu_g.unit_size + ctx.first,
-		    (size_t)(pcpu_g.nr_units - 1) * pcpu_g.unit_size +
-			    ctx.last - ctx.first + pcpu_g.page_size,
+		    base + pcpu_geo.unit_size + ctx.first,
+		    (size_t)(pcpu_geo.nr_units - 1) * pcpu_geo.unit_size +
+			    ctx.last - ctx.first + pcpu_geo.page_size,
 		    pcpu_present_page, &ctx))
 		return;
-	for (u = 0; u < pcpu_g.nr_units; u++)
+	for (u = 0; u < pcpu_geo.nr_units; u++)
 		fn(u, arg);
 }

@@ -125,7 +125,7 @@ static void pcpu_atfork_child(void)
 
 static void pcpu_exit_stats(void)
 {
-	if (pcpu_g.initialized && pcpu_g.show_stats)
+	if (pcpu_g.initialized && pcpu_geo.show_stats)
 		pcpu_stats_print(stderr);
 }
 
@@ -133,25 +133,25 @@ static int pcpu_setup_units(void)
 {
 	unsigned int u, runs = 1;
 
-	pcpu_g.unit_node = NULL;
-	if (pcpu_g.caps.nr_nodes <= 1 && !pcpu_g.force_numa)
+	pcpu_geo.unit_node = NULL;
+	if (pcpu_geo.caps.nr_nodes <= 1 && !pcpu_geo.force_numa)
 		return 0;
-	pcpu_g.unit_node = calloc(pcpu_g.nr_units, sizeof(int));
-	if (!pcpu_g.unit_node)
+	pcpu_geo.unit_node = calloc(pcpu_geo.nr_units, sizeof(int));
+	if (!pcpu_geo.unit_node)
 		return -ENOMEM;
-	for (u = 0; u < pcpu_g.nr_units; u++) {
+	for (u = 0; u < pcpu_geo.nr_units; u++) {
 		int node = pcpu_os_cpu_to_node(u);
 
-		pcpu_g.unit_node[u] = node > 0 ? node : 0;
-		if (u && pcpu_g.unit_node[u] != pcpu_g.unit_node[u - 1])
+		pcpu_geo.unit_node[u] = node > 0 ? node : 0;
+		if (u && pcpu_geo.unit_node[u] != pcpu_geo.unit_node[u - 1])
 			runs++;
 	}
 	/* Each run of units on one node costs a mapping; with CPUs
 	 * interleaved across nodes, leave placement to first touch (a unit is
 	 * first written by its own CPU) rather than split every chunk. */
 	if (runs > 8) {
-		free(pcpu_g.unit_node);
-		pcpu_g.unit_node = NULL;
+		free(pcpu_geo.unit_node);
+		pcpu_geo.unit_node = NULL;
 	}
 	return 0;
 }
@@ -159,14 +159,17 @@ static int pcpu_setup_units(void)
 /* Geometry: everything that follows from the page and unit sizes. */
 static void pcpu_setup_geometry(void)
 {
-	pcpu_g.unit_pages = (int)(pcpu_g.unit_size >> pcpu_g.page_shift);
-	pcpu_g.unit_map_bits = (int)(pcpu_g.unit_size >> PCPU_MIN_ALLOC_SHIFT);
-	pcpu_g.block_bits = (int)(pcpu_g.page_size >> PCPU_MIN_ALLOC_SHIFT);
-	pcpu_g.chunk_size = (size_t)(pcpu_g.nr_units + 1) * pcpu_g.unit_size;
-	pcpu_g.sidelined_slot = __pcpu_size_to_slot((int)pcpu_g.unit_size) + 1;
-	pcpu_g.free_slot = pcpu_g.sidelined_slot + 1;
-	pcpu_g.to_depopulate_slot = pcpu_g.free_slot + 1;
-	pcpu_g.nr_slots = pcpu_g.to_depopulate_slot + 1;
+	pcpu_geo.unit_pages = (int)(pcpu_geo.unit_size >> pcpu_geo.page_shift);
+	pcpu_geo.unit_map_bits =
+		(int)(pcpu_geo.unit_size >> PCPU_MIN_ALLOC_SHIFT);
+	pcpu_geo.block_bits = (int)(pcpu_geo.page_size >> PCPU_MIN_ALLOC_SHIFT);
+	pcpu_geo.chunk_size =
+		(size_t)(pcpu_geo.nr_units + 1) * pcpu_geo.unit_size;
+	pcpu_geo.sidelined_slot =
+		__pcpu_size_to_slot((int)pcpu_geo.unit_size) + 1;
+	pcpu_geo.free_slot = pcpu_geo.sidelined_slot + 1;
+	pcpu_geo.to_depopulate_slot = pcpu_geo.free_slot + 1;
+	pcpu_geo.nr_slots = pcpu_geo.to_depopulate_slot + 1;
 }
 
 /* Free the tables pcpu_setup_tables() made (any of them may be NULL). */
@@ -176,12 +179,12 @@ static void pcpu_free_tables(void)
 	free(pcpu_g.pages);
 	free(pcpu_g.scratch);
 	free(pcpu_g.lookup);
-	free(pcpu_g.unit_node);
+	free(pcpu_geo.unit_node);
 	pcpu_g.chunk_lists = NULL;
 	pcpu_g.pages = NULL;
 	pcpu_g.scratch = NULL;
 	pcpu_g.lookup = NULL;
-	pcpu_g.unit_node = NULL;
+	pcpu_geo.unit_node = NULL;
 	pcpu_g.lookup_cap = pcpu_g.lookup_used = 0;
 }
 
@@ -191,11 +194,12 @@ static int pcpu_setup_tables(void)
 {
 	int i;
 
-	pcpu_g.chunk_lists = calloc(pcpu_g.nr_slots, sizeof(struct list_head));
-	pcpu_g.pages = calloc((size_t)pcpu_g.nr_units * pcpu_g.unit_pages,
+	pcpu_g.chunk_lists =
+		calloc(pcpu_geo.nr_slots, sizeof(struct list_head));
+	pcpu_g.pages = calloc((size_t)pcpu_geo.nr_units * pcpu_geo.unit_pages,
 			      sizeof(void *));
 	pcpu_g.scratch =
-		calloc(BITS_TO_LONGS(pcpu_g.unit_map_bits), sizeof(long));
+		calloc(BITS_TO_LONGS(pcpu_geo.unit_map_bits), sizeof(long));
 	pcpu_g.lookup_cap = 64;
 	pcpu_g.lookup = calloc(pcpu_g.lookup_cap, sizeof(*pcpu_g.lookup));
 	if (!pcpu_g.chunk_lists || !pcpu_g.pages || !pcpu_g.scratch ||
@@ -203,7 +207,7 @@ static int pcpu_setup_tables(void)
 		pcpu_free_tables();
 		return -ENOMEM;
 	}
-	for (i = 0; i < pcpu_g.nr_slots; i++)
+	for (i = 0; i < pcpu_geo.nr_slots; i++)
 		INIT_LIST_HEAD(&pcpu_g.chunk_lists[i]);
 	return 0;
 }
@@ -229,14 +233,14 @@ static void pcpu_setup_hooks(void)
  */
 static int pcpu_setup(const struct pcpu_config *cfg)
 {
-	int ret = pcpu_os_init(&pcpu_g.caps);
+	int ret = pcpu_os_init(&pcpu_geo.caps);
 
 	if (ret)
 		return ret;
 	pcpu_track_init();
-	pcpu_g.page_size = pcpu_g.caps.page_size;
-	pcpu_g.page_shift = __builtin_ctzl(pcpu_g.page_size);
-	ret = pcpu_options_load(cfg, &pcpu_g);
+	pcpu_geo.page_size = pcpu_geo.caps.page_size;
+	pcpu_geo.page_shift = __builtin_ctzl(pcpu_geo.page_size);
+	ret = pcpu_options_load(cfg, &pcpu_geo);
 	if (ret)
 		return ret;
 	pcpu_setup_geometry();
@@ -244,7 +248,7 @@ static int pcpu_setup(const struct pcpu_config *cfg)
 	if (ret)
 		return ret;
 	pcpu_setup_hooks();
-	pcpu_unit_stride = pcpu_g.unit_size;
+	pcpu_unit_stride = pcpu_geo.unit_size;
 	pcpu_ops_init();
 	__atomic_store_n(&pcpu_g.initialized, true, __ATOMIC_RELEASE);
 	return 0;

@@ -38,7 +38,7 @@ static int pcpu_cmp_int(const void *a, const void *b)
 static void pcpu_chunk_stats(const struct pcpu_chunk *chunk, int *sizes,
 			     struct pcpu_chunk_stats *st)
 {
-	int map_bits = pcpu_g.unit_map_bits, last, start = 0, n = 0;
+	int map_bits = pcpu_geo.unit_map_bits, last, start = 0, n = 0;
 
 	memset(st, 0, sizeof(*st));
 	last = find_prev_bit_from(chunk->alloc_map, 0, map_bits) + 1;
@@ -94,9 +94,9 @@ static void pcpu_chunk_stats_print(FILE *out, const struct pcpu_chunk_stats *st)
 
 static const char *pcpu_chunk_label(int slot)
 {
-	if (slot == pcpu_g.to_depopulate_slot)
+	if (slot == pcpu_geo.to_depopulate_slot)
 		return "Chunk (to_depopulate)\n";
-	if (slot == pcpu_g.sidelined_slot)
+	if (slot == pcpu_geo.sidelined_slot)
 		return "Chunk (sidelined):\n";
 	return "Chunk:\n";
 }
@@ -114,7 +114,7 @@ static size_t pcpu_stats_chunks(struct pcpu_chunk ***chunksp, int **slotsp)
 		return (size_t)-1;
 	}
 	pcpu_lock();
-	for (slot = 0; slot < pcpu_g.nr_slots; slot++)
+	for (slot = 0; slot < pcpu_geo.nr_slots; slot++)
 		list_for_each_entry (c, &pcpu_g.chunk_lists[slot], list)
 			if (n < cap) {
 				chunks[n] = c;
@@ -150,7 +150,7 @@ int pcpu_stats_print(FILE *out)
 
 	if (pcpu_ensure_init())
 		return -ENOMEM;
-	sizes = malloc((size_t)pcpu_g.unit_map_bits * sizeof(int));
+	sizes = malloc((size_t)pcpu_geo.unit_map_bits * sizeof(int));
 	if (!sizes)
 		return -ENOMEM;
 	pcpu_mutex_lock();
@@ -167,13 +167,13 @@ int pcpu_stats_print(FILE *out)
 
 	fprintf(out, "Percpu Memory Statistics\nAllocation Info:\n%s",
 		pcpu_stats_rule);
-	P(out, "unit_size", pcpu_g.unit_size);
+	P(out, "unit_size", pcpu_geo.unit_size);
 	P(out, "static_size", 0);
 	P(out, "reserved_size", 0);
-	P(out, "dyn_size", pcpu_g.unit_size);
-	P(out, "atom_size", pcpu_g.page_size);
-	P(out, "alloc_size", pcpu_g.unit_size);
-	P(out, "nr_units", pcpu_g.nr_units);
+	P(out, "dyn_size", pcpu_geo.unit_size);
+	P(out, "atom_size", pcpu_geo.page_size);
+	P(out, "alloc_size", pcpu_geo.unit_size);
+	P(out, "nr_units", pcpu_geo.nr_units);
 	fprintf(out, "\nGlobal Stats:\n%s", pcpu_stats_rule);
 	P(out, "nr_alloc", s.nr_alloc);
 	P(out, "nr_dealloc", s.nr_dealloc);
@@ -219,7 +219,7 @@ int pcpu_stats_get(struct pcpu_stats_info *info)
 	info->empty_pop_pages = (unsigned long)pcpu_g.nr_empty_pop_pages;
 	info->dirty_bytes = pcpu_g.dirty_bytes;
 	pcpu_unlock();
-	info->nr_units = pcpu_g.nr_units;
-	info->unit_size = pcpu_g.unit_size;
+	info->nr_units = pcpu_geo.nr_units;
+	info->unit_size = pcpu_geo.unit_size;
 	return 0;
 }

@@ -30,9 +30,9 @@ pcpu_verify_fail(const struct pcpu_chunk *chunk, const char *what, int a, int b)
 static void pcpu_verify_block(const struct pcpu_chunk *chunk, int i)
 {
 	const struct pcpu_block_md *b = &chunk->md_blocks[i];
-	struct pcpu_block_md t = {.nr_bits = pcpu_g.block_bits};
+	struct pcpu_block_md t = {.nr_bits = pcpu_geo.block_bits};
 
-	pcpu_md_scan(chunk->alloc_map, i * pcpu_g.block_bits, &t);
+	pcpu_md_scan(chunk->alloc_map, i * pcpu_geo.block_bits, &t);
 	VERIFY(b->contig_hint == t.contig_hint, chunk, "block contig_hint", i,
 	       b->contig_hint);
 	VERIFY(!t.contig_hint || b->contig_hint_start == t.contig_hint_start,
@@ -81,7 +81,7 @@ static void pcpu_verify_chunk_md(struct pcpu_chunk *chunk, bool whole)
 /* The counters, recounted from the maps, must match. */
 static void pcpu_verify_counts(const struct pcpu_chunk *chunk)
 {
-	int B = pcpu_g.block_bits, map_bits = pcpu_g.unit_map_bits, i;
+	int B = pcpu_geo.block_bits, map_bits = pcpu_geo.unit_map_bits, i;
 	int nr_empty = 0, words = BITS_TO_LONGS(map_bits);
 
 	VERIFY(chunk->free_bytes ==
@@ -130,8 +130,8 @@ static void pcpu_verify_counts(const struct pcpu_chunk *chunk)
  */
 void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end)
 {
-	int B = pcpu_g.block_bits, i;
-	bool whole = bit_start == 0 && bit_end == pcpu_g.unit_map_bits;
+	int B = pcpu_geo.block_bits, i;
+	bool whole = bit_start == 0 && bit_end == pcpu_geo.unit_map_bits;
 	static unsigned int ops;
 
 	for (i = bit_start / B; i < pcpu_nr_blocks() && i * B < bit_end; i++)
@@ -159,12 +159,12 @@ void pcpu_verify_all(void)
 
 		if (!c)
 			continue;
-		pcpu_chunk_verify(c, 0, pcpu_g.unit_map_bits);
+		pcpu_chunk_verify(c, 0, pcpu_geo.unit_map_bits);
 		if (!c->isolated)
 			empty += c->nr_empty_pop_pages;
 		populated += c->nr_populated;
 		dirty += (size_t)c->dirty_bytes;
-		used += pcpu_g.unit_size - (size_t)c->free_bytes;
+		used += pcpu_geo.unit_size - (size_t)c->free_bytes;
 	}
 	VERIFY(empty == pcpu_g.nr_empty_pop_pages, NULL, "nr_empty_pop_pages",
 	       empty, pcpu_g.nr_empty_pop_pages);

@@ -29,14 +29,14 @@
 
 static int pcpu_page_idx(unsigned int unit, int page)
 {
-	return (int)unit * pcpu_g.unit_pages + page;
+	return (int)unit * pcpu_geo.unit_pages + page;
 }
 
 static char *pcpu_chunk_addr(const struct pcpu_chunk *chunk, unsigned int unit,
 			     int page)
 {
-	return chunk->base_addr + (size_t)(unit + 1) * pcpu_g.unit_size +
-	       ((size_t)page << pcpu_g.page_shift);
+	return chunk->base_addr + (size_t)(unit + 1) * pcpu_geo.unit_size +
+	       ((size_t)page << pcpu_geo.page_shift);
 }
 
 /* Pages [page_start, page_end) of every unit, as one strided range. */
@@ -45,9 +45,9 @@ static struct pcpu_os_range pcpu_unit_range(const struct pcpu_chunk *chunk,
 {
 	struct pcpu_os_range r = {
 		.addr = pcpu_chunk_addr(chunk, 0, page_start),
-		.len = (size_t)(page_end - page_start) << pcpu_g.page_shift,
-		.stride = pcpu_g.unit_size,
-		.count = pcpu_g.nr_units,
+		.len = (size_t)(page_end - page_start) << pcpu_geo.page_shift,
+		.stride = pcpu_geo.unit_size,
+		.count = pcpu_geo.nr_units,
 	};
 
 	return r;
@@ -89,7 +89,7 @@ void pcpu_free_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 
 	lockdep_assert_held_mutex();
 	(void)chunk;
-	for (unit = 0; unit < pcpu_g.nr_units; unit++)
+	for (unit = 0; unit < pcpu_geo.nr_units; unit++)
 		for (i = page_start; i < page_end; i++)
 			pages[pcpu_page_idx(unit, i)] = NULL;
 }
@@ -117,7 +117,7 @@ int pcpu_alloc_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 	int i;
 
 	lockdep_assert_held_mutex();
-	for (unit = 0; unit < pcpu_g.nr_units; unit++)
+	for (unit = 0; unit < pcpu_geo.nr_units; unit++)
 		for (i = page_start; i < page_end; i++)
 			pages[pcpu_page_idx(unit, i)] =
 				pcpu_chunk_addr(chunk, unit, i);
@@ -152,7 +152,7 @@ static int __pcpu_unmap_pages(struct pcpu_chunk *chunk, int page_start,
 {
 	struct pcpu_os_range r = pcpu_unit_range(chunk, page_start, page_end);
 
-	if (pcpu_g.strict)
+	if (pcpu_geo.strict)
 		return pcpu_os_guard(&r);
 	return pcpu_os_zap(&r);
 }
@@ -233,7 +233,7 @@ int pcpu_map_pages(struct pcpu_chunk *chunk, void **pages, int page_start,
 
 	lockdep_assert_held_mutex();
 	(void)pages;
-	if (!pcpu_g.strict)
+	if (!pcpu_geo.strict)
 		return 0;
 	r = pcpu_unit_range(chunk, page_start, page_end);
 	ret = pcpu_os_unguard(&r);
@@ -315,9 +315,9 @@ void pcpu_depopulate_chunk(struct pcpu_chunk *chunk, int page_start,
 	lockdep_assert_held_mutex();
 	if (pcpu_san_active())
 		pcpu_san_forget(chunk->base_addr + ((size_t)page_start
-						    << pcpu_g.page_shift),
+						    << pcpu_geo.page_shift),
 				(size_t)(page_end - page_start)
-					<< pcpu_g.page_shift);
+					<< pcpu_geo.page_shift);
 	pcpu_pre_unmap_flush(chunk, page_start, page_end);
 	pcpu_unmap_pages(chunk, pages, page_start, page_end);
 	pcpu_free_pages(chunk, pages, page_start, page_end);
@@ -330,16 +330,17 @@ static int pcpu_chunk_bind(struct pcpu_chunk *chunk)
 	unsigned int u, start;
 	int ret;
 
-	if (!pcpu_g.unit_node)
+	if (!pcpu_geo.unit_node)
 		return 0;
-	for (start = 0; start < pcpu_g.nr_units; start = u) {
-		int node = pcpu_g.unit_node[start];
+	for (start = 0; start < pcpu_geo.nr_units; start = u) {
+		int node = pcpu_geo.unit_node[start];
 
 		for (u = start + 1;
-		     u < pcpu_g.nr_units && pcpu_g.unit_node[u] == node; u++)
+		     u < pcpu_geo.nr_units && pcpu_geo.unit_node[u] == node;
+		     u++)
 			;
 		ret = pcpu_os_bind(pcpu_chunk_addr(chunk, start, 0),
-				   (size_t)(u - start) * pcpu_g.unit_size,
+				   (size_t)(u - start) * pcpu_geo.unit_size,
 				   node);
 		if (ret)
 			return ret;
@@ -375,17 +376,17 @@ struct pcpu_chunk *pcpu_create_chunk(void)
 		errno = ENOMEM;
 		return NULL;
 	}
-	ret = pcpu_os_reserve(pcpu_g.chunk_size, pcpu_g.unit_size, &base);
+	ret = pcpu_os_reserve(pcpu_geo.chunk_size, pcpu_geo.unit_size, &base);
 	if (ret)
 		goto fail_free;
 	chunk->base_addr = base;
 	guard.addr = base;
-	guard.len = pcpu_g.strict ? pcpu_g.chunk_size : pcpu_g.unit_size;
+	guard.len = pcpu_geo.strict ? pcpu_geo.chunk_size : pcpu_geo.unit_size;
 	guard.stride = guard.len;
 	guard.count = 1;
 	ret = pcpu_os_guard(&guard);
-	if (!ret && pcpu_g.unit_size < (2UL << 20))
-		ret = pcpu_os_nohugepage(base, pcpu_g.chunk_size);
+	if (!ret && pcpu_geo.unit_size < (2UL << 20))
+		ret = pcpu_os_nohugepage(base, pcpu_geo.chunk_size);
 	if (!ret)
 		ret = pcpu_chunk_bind(chunk);
 	if (ret)
@@ -394,7 +395,7 @@ struct pcpu_chunk *pcpu_create_chunk(void)
 	return chunk;
 
 fail_release:
-	(void)pcpu_os_release(base, pcpu_g.chunk_size);
+	(void)pcpu_os_release(base, pcpu_geo.chunk_size);
 fail_free:
 	pcpu_free_chunk(chunk);
 	errno = ret == -ENOMEM || ret == -EAGAIN ? ENOMEM : -ret;
@@ -414,8 +415,8 @@ void pcpu_destroy_chunk(struct pcpu_chunk *chunk)
 	lockdep_assert_held_mutex();
 	pcpu_trace1(percpu_destroy_chunk, chunk->base_addr);
 	if (chunk->base_addr && pcpu_san_active())
-		pcpu_san_forget(chunk->base_addr, pcpu_g.unit_size);
+		pcpu_san_forget(chunk->base_addr, pcpu_geo.unit_size);
 	if (chunk->base_addr)
-		(void)pcpu_os_release(chunk->base_addr, pcpu_g.chunk_size);
+		(void)pcpu_os_release(chunk->base_addr, pcpu_geo.chunk_size);
 	pcpu_free_chunk(chunk);
 }

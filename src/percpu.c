@@ -41,6 +41,8 @@
 #include "sanitize.h"
 #include "trace.h"
 
+struct pcpu_geometry pcpu_geo;
+
 struct pcpu_global pcpu_g = {
 	.alloc_mutex = PTHREAD_MUTEX_INITIALIZER,
 	.balance_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -89,8 +91,8 @@ int __pcpu_size_to_slot(int size)
 
 static int pcpu_size_to_slot(int size)
 {
-	if ((size_t)size == pcpu_g.unit_size)
-		return pcpu_g.free_slot;
+	if ((size_t)size == pcpu_geo.unit_size)
+		return pcpu_geo.free_slot;
 	return __pcpu_size_to_slot(size);
 }
 
@@ -157,7 +159,7 @@ static void pcpu_isolate_chunk(struct pcpu_chunk *chunk)
 			   pcpu_g.nr_empty_pop_pages -
 				   chunk->nr_empty_pop_pages);
 	}
-	pcpu_chunk_move(chunk, pcpu_g.to_depopulate_slot);
+	pcpu_chunk_move(chunk, pcpu_geo.to_depopulate_slot);
 }
 
 static void pcpu_reintegrate_chunk(struct pcpu_chunk *chunk)
@@ -276,7 +278,7 @@ static int pcpu_find_block_fit(const struct pcpu_chunk *chunk, int alloc_bits,
 			       int align, bool pop_only)
 {
 	const struct pcpu_block_md *md = &chunk->chunk_md;
-	int B = pcpu_g.block_bits, carry = 0, i;
+	int B = pcpu_geo.block_bits, carry = 0, i;
 
 	if (md->contig_hint < alloc_bits)
 		return -1;
@@ -304,15 +306,15 @@ static int pcpu_find_block_fit(const struct pcpu_chunk *chunk, int alloc_bits,
 static bool pcpu_range_populated(const struct pcpu_chunk *chunk, int bit_off,
 				 int bits, int *next)
 {
-	int ps = (bit_off << PCPU_MIN_ALLOC_SHIFT) >> pcpu_g.page_shift;
+	int ps = (bit_off << PCPU_MIN_ALLOC_SHIFT) >> pcpu_geo.page_shift;
 	int pe = (int)((((size_t)(bit_off + bits) << PCPU_MIN_ALLOC_SHIFT) +
-			pcpu_g.page_size - 1) >>
-		       pcpu_g.page_shift);
+			pcpu_geo.page_size - 1) >>
+		       pcpu_geo.page_shift);
 	int rs = find_next_zero_bit(chunk->populated, pe, ps);
 
 	if (rs >= pe)
 		return true;
-	*next = (rs + 1) * pcpu_g.block_bits;
+	*next = (rs + 1) * pcpu_geo.block_bits;
 	return false;
 }
 
@@ -327,7 +329,7 @@ static bool pcpu_range_populated(const struct pcpu_chunk *chunk, int bit_off,
 static int pcpu_alloc_area(struct pcpu_chunk *chunk, int alloc_bits, int align,
 			   int start, bool pop_only)
 {
-	int end = pcpu_g.unit_map_bits, off;
+	int end = pcpu_geo.unit_map_bits, off;
 
 	lockdep_assert_held_lock();
 	for (;;) {
@@ -383,9 +385,9 @@ static void pcpu_free_area(struct pcpu_chunk *chunk, int bit_off, int bits)
  */
 struct pcpu_chunk *pcpu_alloc_chunk(void)
 {
-	int map_longs = BITS_TO_LONGS(pcpu_g.unit_map_bits);
-	int bound_longs = BITS_TO_LONGS(pcpu_g.unit_map_bits + 1);
-	int pop_longs = BITS_TO_LONGS(pcpu_g.unit_pages);
+	int map_longs = BITS_TO_LONGS(pcpu_geo.unit_map_bits);
+	int bound_longs = BITS_TO_LONGS(pcpu_geo.unit_map_bits + 1);
+	int pop_longs = BITS_TO_LONGS(pcpu_geo.unit_pages);
 	size_t head = sizeof(struct pcpu_chunk) + pop_longs * sizeof(long);
 	size_t mds = (size_t)pcpu_nr_blocks() * sizeof(struct pcpu_block_md);
 	size_t size = head + mds +
@@ -404,12 +406,12 @@ struct pcpu_chunk *pcpu_alloc_chunk(void)
 	chunk->bound_map = chunk->dirty_map + map_longs;
 	INIT_LIST_HEAD(&chunk->list);
 	chunk->slot = -1;
-	chunk->nr_pages = pcpu_g.unit_pages;
-	chunk->free_bytes = (int)pcpu_g.unit_size;
-	set_bit(pcpu_g.unit_map_bits, chunk->bound_map);
+	chunk->nr_pages = pcpu_geo.unit_pages;
+	chunk->free_bytes = (int)pcpu_geo.unit_size;
+	set_bit(pcpu_geo.unit_map_bits, chunk->bound_map);
 	for (i = 0; i < pcpu_nr_blocks(); i++)
-		pcpu_init_md_block(&chunk->md_blocks[i], pcpu_g.block_bits);
-	pcpu_init_md_block(&chunk->chunk_md, pcpu_g.unit_map_bits);
+		pcpu_init_md_block(&chunk->md_blocks[i], pcpu_geo.block_bits);
+	pcpu_init_md_block(&chunk->chunk_md, pcpu_geo.unit_map_bits);
 	return chunk;
 }
 
@@ -519,7 +521,7 @@ static bool pcpu_should_reclaim_chunk(const struct pcpu_chunk *chunk)
  */
 static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 {
-	int map_bits = pcpu_g.unit_map_bits, rs, re, oslot, ret, freed = 0;
+	int map_bits = pcpu_geo.unit_map_bits, rs, re, oslot, ret, freed = 0;
 
 	lockdep_assert_held_mutex();
 	pcpu_lock();
@@ -540,11 +542,11 @@ static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
 	}
 	WRITE_ONCE(chunk->dirty_bytes, chunk->dirty_bytes - freed);
 	WRITE_ONCE(pcpu_g.dirty_bytes, pcpu_g.dirty_bytes - (size_t)freed);
-	if (chunk->free_bytes == (int)pcpu_g.unit_size) {
+	if (chunk->free_bytes == (int)pcpu_geo.unit_size) {
 		/* a wholly free chunk goes to the free slot, even from
 		 * reclaim: a second one there is surplus, which the balance
 		 * work destroys with a single munmap */
-		if (!list_empty(&pcpu_g.chunk_lists[pcpu_g.free_slot]))
+		if (!list_empty(&pcpu_g.chunk_lists[pcpu_geo.free_slot]))
 			pcpu_balance_schedule();
 		if (chunk->isolated)
 			pcpu_reintegrate_chunk(chunk);
@@ -586,7 +588,7 @@ static bool pcpu_clean_worthwhile(void)
 {
 	size_t dirty = READ_ONCE(pcpu_g.dirty_bytes);
 
-	return dirty >= pcpu_g.unit_size &&
+	return dirty >= pcpu_geo.unit_size &&
 	       dirty >= READ_ONCE(pcpu_g.used_bytes) / 8;
 }
 
@@ -600,7 +602,7 @@ static bool pcpu_clean_worthwhile(void)
  */
 static void pcpu_balance_free(bool empty_only)
 {
-	struct list_head *free_head = &pcpu_g.chunk_lists[pcpu_g.free_slot];
+	struct list_head *free_head = &pcpu_g.chunk_lists[pcpu_geo.free_slot];
 	struct pcpu_chunk *chunk, *next;
 	struct list_head to_free;
 
@@ -630,7 +632,8 @@ static void pcpu_balance_free(bool empty_only)
  */
 static void pcpu_reclaim_populated(void)
 {
-	struct list_head *head = &pcpu_g.chunk_lists[pcpu_g.to_depopulate_slot];
+	struct list_head *head =
+		&pcpu_g.chunk_lists[pcpu_geo.to_depopulate_slot];
 	struct pcpu_chunk *chunk;
 
 	lockdep_assert_held_mutex();
@@ -675,10 +678,11 @@ static void pcpu_reclaim_populated(void)
 						  freed_end);
 			pcpu_lock();
 		}
-		if (reintegrate || chunk->free_bytes == (int)pcpu_g.unit_size)
+		if (reintegrate || chunk->free_bytes == (int)pcpu_geo.unit_size)
 			pcpu_reintegrate_chunk(chunk);
 		else
-			__pcpu_chunk_move(chunk, pcpu_g.sidelined_slot, false);
+			__pcpu_chunk_move(chunk, pcpu_geo.sidelined_slot,
+					  false);
 	}
 	pcpu_unlock();
 }
@@ -689,7 +693,7 @@ static struct pcpu_chunk *pcpu_find_unpopulated(int from)
 	struct pcpu_chunk *chunk;
 	int slot;
 
-	for (slot = from; slot <= pcpu_g.free_slot; slot++)
+	for (slot = from; slot <= pcpu_geo.free_slot; slot++)
 		list_for_each_entry (chunk, &pcpu_g.chunk_lists[slot], list)
 			if (chunk->nr_populated < chunk->nr_pages)
 				return chunk;
@@ -703,7 +707,7 @@ static struct pcpu_chunk *pcpu_find_unpopulated(int from)
  */
 static void pcpu_balance_populated(void)
 {
-	int nr_to_pop, from = pcpu_size_to_slot((int)pcpu_g.page_size);
+	int nr_to_pop, from = pcpu_size_to_slot((int)pcpu_geo.page_size);
 	bool created = false;
 
 	lockdep_assert_held_mutex();
@@ -711,9 +715,9 @@ static void pcpu_balance_populated(void)
 	if (pcpu_g.atomic_alloc_failed) {
 		/* the full refill; populating costs nothing but bookkeeping
 		 * outside strict mode, so there it is a chunk's worth */
-		nr_to_pop = pcpu_g.strict ? PCPU_EMPTY_POP_PAGES_HIGH
-					  : max_int(PCPU_EMPTY_POP_PAGES_HIGH,
-						    pcpu_g.unit_pages);
+		nr_to_pop = pcpu_geo.strict ? PCPU_EMPTY_POP_PAGES_HIGH
+					    : max_int(PCPU_EMPTY_POP_PAGES_HIGH,
+						      pcpu_geo.unit_pages);
 		pcpu_g.atomic_alloc_failed = false;
 	} else {
 		nr_to_pop =
@@ -783,8 +787,8 @@ static int pcpu_check_args(size_t size, size_t align)
 {
 	if (unlikely(pcpu_ensure_init()))
 		return ENOMEM;
-	if (unlikely(!size || size > pcpu_g.unit_size || !align ||
-		     (align & (align - 1)) || align > pcpu_g.page_size))
+	if (unlikely(!size || size > pcpu_geo.unit_size || !align ||
+		     (align & (align - 1)) || align > pcpu_geo.page_size))
 		return EINVAL;
 	return 0;
 }
@@ -800,7 +804,8 @@ static struct pcpu_chunk *pcpu_alloc_search(int bits, int align, int size,
 	int slot, off;
 
 	lockdep_assert_held_lock();
-	for (slot = pcpu_size_to_slot(size); slot <= pcpu_g.free_slot; slot++) {
+	for (slot = pcpu_size_to_slot(size); slot <= pcpu_geo.free_slot;
+	     slot++) {
 		list_for_each_entry_safe (chunk, next,
 					  &pcpu_g.chunk_lists[slot], list) {
 			int oslot = chunk->slot;
@@ -828,10 +833,10 @@ static struct pcpu_chunk *pcpu_alloc_search(int bits, int align, int size,
 /* Populate the pages under [off, off + bits) of @chunk that are not. */
 static int pcpu_alloc_populate(struct pcpu_chunk *chunk, int off, int bits)
 {
-	int ps = (off << PCPU_MIN_ALLOC_SHIFT) >> pcpu_g.page_shift;
+	int ps = (off << PCPU_MIN_ALLOC_SHIFT) >> pcpu_geo.page_shift;
 	int pe = (int)((((size_t)(off + bits) << PCPU_MIN_ALLOC_SHIFT) +
-			pcpu_g.page_size - 1) >>
-		       pcpu_g.page_shift);
+			pcpu_geo.page_size - 1) >>
+		       pcpu_geo.page_shift);
 	int rs, re, ret;
 
 	lockdep_assert_held_mutex();
@@ -857,7 +862,7 @@ static void pcpu_alloc_undo(struct pcpu_chunk *chunk, int off, int bits,
 	oslot = pcpu_chunk_slot(chunk);
 	pcpu_free_area(chunk, off, bits);
 	pcpu_chunk_relocate(chunk, oslot);
-	if (chunk == created && chunk->free_bytes == (int)pcpu_g.unit_size &&
+	if (chunk == created && chunk->free_bytes == (int)pcpu_geo.unit_size &&
 	    !chunk->nr_populated)
 		pcpu_chunk_unregister(chunk);
 	else
@@ -930,7 +935,7 @@ static struct pcpu_chunk *pcpu_alloc_room(int bits, int align, size_t size,
 	while (!(chunk = pcpu_alloc_search(bits, align, (int)size, false,
 					   offp))) {
 		have_free_chunk =
-			!list_empty(&pcpu_g.chunk_lists[pcpu_g.free_slot]);
+			!list_empty(&pcpu_g.chunk_lists[pcpu_geo.free_slot]);
 		pcpu_unlock();
 		if (!cleaned && pcpu_clean_worthwhile()) {
 			cleaned = true;
@@ -950,7 +955,7 @@ static struct pcpu_chunk *pcpu_alloc_room(int bits, int align, size_t size,
 /* After a pcpu_alloc() that took the mutex: should the balancer run? */
 static bool pcpu_balance_wanted(void)
 {
-	return pcpu_g.balance_enabled &&
+	return pcpu_geo.balance_enabled &&
 	       (READ_ONCE(pcpu_g.nr_empty_pop_pages) <
 			PCPU_EMPTY_POP_PAGES_LOW ||
 		READ_ONCE(pcpu_g.balance_restart) ||
@@ -1086,7 +1091,7 @@ static void pcpu_free_locked(void *ptr)
 	size_t off;
 
 	lockdep_assert_held_lock();
-	base = (char *)((uintptr_t)p & ~(uintptr_t)(pcpu_g.unit_size - 1));
+	base = (char *)((uintptr_t)p & ~(uintptr_t)(pcpu_geo.unit_size - 1));
 	off = (size_t)(p - base);
 	chunk = pcpu_chunk_addr_search(base);
 	if (unlikely(!chunk || (off & (PCPU_MIN_ALLOC_SIZE - 1)))) {
@@ -1106,7 +1111,7 @@ static void pcpu_free_locked(void *ptr)
 		pcpu_unlock();
 		pcpu_bad_free(ptr, "invalid pointer (inside an allocation)");
 	}
-	bits = find_next_bit(chunk->bound_map, pcpu_g.unit_map_bits + 1,
+	bits = find_next_bit(chunk->bound_map, pcpu_geo.unit_map_bits + 1,
 			     bit + 1) -
 	       bit;
 	if (pcpu_san_active())
@@ -1119,7 +1124,7 @@ static void pcpu_free_locked(void *ptr)
 	pcpu_stats_area_dealloc(chunk);
 	pcpu_trace3(percpu_free_percpu, chunk->base_addr, off, ptr);
 	PCPU_VERIFY(chunk, bit, bit + bits);
-	if (pcpu_g.dirty_bytes >= pcpu_g.unit_size &&
+	if (pcpu_g.dirty_bytes >= pcpu_geo.unit_size &&
 	    pcpu_g.dirty_bytes >= pcpu_g.used_bytes / 4)
 		pcpu_balance_schedule();
 }
@@ -1219,7 +1224,7 @@ void pcpu_free(void *ptr)
  */
 unsigned int pcpu_nr_units(void)
 {
-	return pcpu_ensure_init() ? 0 : pcpu_g.nr_units;
+	return pcpu_ensure_init() ? 0 : pcpu_geo.nr_units;
 }
 
 /**
@@ -1230,7 +1235,7 @@ unsigned int pcpu_nr_units(void)
  */
 size_t pcpu_unit_size(void)
 {
-	return pcpu_ensure_init() ? 0 : pcpu_g.unit_size;
+	return pcpu_ensure_init() ? 0 : pcpu_geo.unit_size;
 }
 
 /**

@@ -20,14 +20,14 @@ struct pcpu_san_ctx {
 static void pcpu_san_mark_pages(char *start, char *end, void *arg)
 {
 	struct pcpu_san_ctx *ctx = arg;
-	size_t umask = pcpu_g.unit_size - 1;
+	size_t umask = pcpu_geo.unit_size - 1;
 	char *page;
 
-	for (page = start; page < end; page += pcpu_g.page_size) {
+	for (page = start; page < end; page += pcpu_geo.page_size) {
 		size_t in_unit = (size_t)(page - ctx->base) & umask;
 		size_t lo = in_unit > ctx->off ? in_unit : ctx->off;
-		size_t hi = in_unit + pcpu_g.page_size < ctx->end
-				    ? in_unit + pcpu_g.page_size
+		size_t hi = in_unit + pcpu_geo.page_size < ctx->end
+				    ? in_unit + pcpu_geo.page_size
 				    : ctx->end;
 
 		if (lo < hi)
@@ -47,11 +47,11 @@ static void pcpu_san_mark_units(char *ptr, size_t size, bool live,
 				bool present_only)
 {
 	char *base =
-		(char *)((uintptr_t)ptr & ~(uintptr_t)(pcpu_g.unit_size - 1));
-	size_t off = (size_t)(ptr - base), pmask = pcpu_g.page_size - 1;
+		(char *)((uintptr_t)ptr & ~(uintptr_t)(pcpu_geo.unit_size - 1));
+	size_t off = (size_t)(ptr - base), pmask = pcpu_geo.page_size - 1;
 	struct pcpu_san_ctx ctx = {base, off, off + size, live};
-	char *first = base + pcpu_g.unit_size + (off & ~pmask);
-	char *last = base + (size_t)pcpu_g.nr_units * pcpu_g.unit_size +
+	char *first = base + pcpu_geo.unit_size + (off & ~pmask);
+	char *last = base + (size_t)pcpu_geo.nr_units * pcpu_geo.unit_size +
 		     ((off + size + pmask) & ~pmask);
 	unsigned int u;
 
@@ -61,9 +61,9 @@ static void pcpu_san_mark_units(char *ptr, size_t size, bool live,
 		return;
 	if (present_only && !live)
 		return;
-	for (u = 1; u <= pcpu_g.nr_units; u++)
-		pcpu_track_mark(base + (size_t)u * pcpu_g.unit_size + off, size,
-				live);
+	for (u = 1; u <= pcpu_geo.nr_units; u++)
+		pcpu_track_mark(base + (size_t)u * pcpu_geo.unit_size + off,
+				size, live);
 }
 
 /**

@@ -21,10 +21,12 @@
 #define pcpu_trace3(name, a, b, c) STAP_PROBE3(libpcpu, name, a, b, c)
 #define pcpu_trace4(name, a, b, c, d) STAP_PROBE4(libpcpu, name, a, b, c, d)
 #else
-#define pcpu_trace1(name, a) ((void)0)
-#define pcpu_trace2(name, a, b) ((void)0)
-#define pcpu_trace3(name, a, b, c) ((void)0)
-#define pcpu_trace4(name, a, b, c, d) ((void)0)
+/* The arguments are named (unevaluated) so that they stay "used". */
+#define pcpu_trace1(name, a) ((void)sizeof(a))
+#define pcpu_trace2(name, a, b) ((void)sizeof(a), (void)sizeof(b))
+#define pcpu_trace3(name, a, b, c) (pcpu_trace2(name, a, b), (void)sizeof(c))
+#define pcpu_trace4(name, a, b, c, d) \
+	(pcpu_trace2(name, a, b), pcpu_trace2(name, c, d))
 #endif
 
 #endif /* PCPU_TRACE_H */

@@ -566,9 +566,9 @@ static size_t idle_unit_bytes(void)
 
 		if (c)
 			CHECK_EQ(pcpu_os_scan_present(
-					 c->base_addr + 2 * pcpu_g.unit_size,
-					 pcpu_g.chunk_size -
-						 2 * pcpu_g.unit_size,
+					 c->base_addr + 2 * pcpu_geo.unit_size,
+					 pcpu_geo.chunk_size -
+						 2 * pcpu_geo.unit_size,
 					 count_present, &bytes),
 				 0);
 	}
@@ -696,7 +696,7 @@ static void env_child(void *arg)
 	setenv("PCPU_NR_UNITS", "abc", 1);
 	setenv("PCPU_UNIT_SIZE", "12345", 1);
 	setenv("PCPU_BALANCE", "maybe", 1);
-	_exit(pcpu_nr_units() == pcpu_g.caps.nr_possible_cpus &&
+	_exit(pcpu_nr_units() == pcpu_geo.caps.nr_possible_cpus &&
 			      pcpu_unit_size() == 65536
 		      ? 0
 		      : 1);
@@ -710,7 +710,7 @@ static void env_good_child(void *arg)
 	setenv("PCPU_UNIT_SIZE", "128K", 1);
 	setenv("PCPU_BALANCE", "0", 1);
 	_exit(pcpu_nr_units() == 37 && pcpu_unit_size() == 131072 &&
-			      !pcpu_g.balance_enabled
+			      !pcpu_geo.balance_enabled
 		      ? 0
 		      : 1);
 }

@@ -127,18 +127,18 @@ static void t_counter_sum_skips_idle_units(void)
 	CHECK_EQ(pcpu_init(&cfg), 0);
 	CHECK_EQ(pcpu_counter_init(&ctr, 0), 0);
 	pcpu_ptr(ctr.units, 0)->total = 5; /* as if CPU 0 added 5 */
-	base = (char *)((uintptr_t)ctr.units & ~(pcpu_g.unit_size - 1));
-	pcpu_os_scan_present(base + pcpu_g.unit_size,
-			     pcpu_g.chunk_size - pcpu_g.unit_size,
+	base = (char *)((uintptr_t)ctr.units & ~(pcpu_geo.unit_size - 1));
+	pcpu_os_scan_present(base + pcpu_geo.unit_size,
+			     pcpu_geo.chunk_size - pcpu_geo.unit_size,
 			     count_present, &before);
 	CHECK_EQ(pcpu_counter_sum(&ctr), 5);
 	pcpu_counter_set(&ctr, 1);
 	CHECK_EQ(pcpu_counter_sum(&ctr), 1);
-	pcpu_os_scan_present(base + pcpu_g.unit_size,
-			     pcpu_g.chunk_size - pcpu_g.unit_size,
+	pcpu_os_scan_present(base + pcpu_geo.unit_size,
+			     pcpu_geo.chunk_size - pcpu_geo.unit_size,
 			     count_present, &after);
 	CHECK_EQ(after, before);
-	CHECK(before <= 4 * pcpu_g.page_size);
+	CHECK(before <= 4 * pcpu_geo.page_size);
 }
 
 /* --- refs --- */

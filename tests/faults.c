@@ -28,7 +28,7 @@ static void setup(void)
 	struct pcpu_config cfg;
 
 	pcpu_test_reset();
-	pcpu_g.force_numa = true; /* make bind calls happen on one node */
+	pcpu_geo.force_numa = true; /* make bind calls happen on one node */
 	pcpu_config_init(&cfg);
 	cfg.nr_units = UNITS;
 	cfg.strict = strict_mode;

@@ -723,7 +723,7 @@ static int chunk_mappings(void)
 			struct pcpu_chunk *c = pcpu_g.lookup[i];
 
 			if (c && start >= c->base_addr &&
-			    start < c->base_addr + pcpu_g.chunk_size) {
+			    start < c->base_addr + pcpu_geo.chunk_size) {
 				n++;
 				break;
 			}

@@ -61,8 +61,8 @@ static void setup(unsigned int nr_units, int strict)
 
 static char *unit_page(struct pcpu_chunk *c, unsigned int unit, int page)
 {
-	return c->base_addr + (size_t)(unit + 1) * pcpu_g.unit_size +
-	       (size_t)page * pcpu_g.page_size;
+	return c->base_addr + (size_t)(unit + 1) * pcpu_geo.unit_size +
+	       (size_t)page * pcpu_geo.page_size;
 }
 
 /* fork() takes the mutex (libpcpu's fork handlers): let go of it around
@@ -82,7 +82,7 @@ static struct pcpu_chunk *create(void)
 	struct pcpu_chunk *c = pcpu_create_chunk();
 
 	CHECK(c != NULL);
-	CHECK(((uintptr_t)c->base_addr & (pcpu_g.unit_size - 1)) == 0);
+	CHECK(((uintptr_t)c->base_addr & (pcpu_geo.unit_size - 1)) == 0);
 	return c;
 }
 
@@ -99,12 +99,12 @@ static void populate_write_read(int strict)
 	for (u = 0; u < 8; u++)
 		for (pg = 1; pg < 4; pg++)
 			memset(unit_page(c, u, pg), (int)(u * 16 + pg),
-			       pcpu_g.page_size);
+			       pcpu_geo.page_size);
 	for (u = 0; u < 8; u++)
 		for (pg = 1; pg < 4; pg++) {
 			char *p = unit_page(c, u, pg);
 
-			for (size_t i = 0; i < pcpu_g.page_size; i++)
+			for (size_t i = 0; i < pcpu_geo.page_size; i++)
 				CHECK_EQ((unsigned char)p[i], u * 16 + pg);
 		}
 	if (strict) {
@@ -123,7 +123,7 @@ static void populate_write_read(int strict)
 				CHECK(!accessible(p));
 				continue;
 			}
-			for (size_t i = 0; i < pcpu_g.page_size; i++)
+			for (size_t i = 0; i < pcpu_geo.page_size; i++)
 				CHECK_EQ(p[i], 0);
 		}
 	pcpu_destroy_chunk(c);
@@ -151,13 +151,14 @@ static void t_depopulate_returns_memory(void)
 	CHECK_EQ(pcpu_populate_chunk(c, 0, 4), 0);
 	before = test_rss_kb();
 	for (u = 0; u < 256; u++)
-		memset(unit_page(c, u, 0), 0x5a, 4 * pcpu_g.page_size);
+		memset(unit_page(c, u, 0), 0x5a, 4 * pcpu_geo.page_size);
 	filled = test_rss_kb();
 	pcpu_depopulate_chunk(c, 0, 4);
 	after = test_rss_kb();
 	printf("rss: before %ld KiB, filled %ld KiB, after %ld KiB\n", before,
 	       filled, after);
-	CHECK(filled - before >= 256 * 4 * (long)pcpu_g.page_size / 1024 - 64);
+	CHECK(filled - before >=
+	      256 * 4 * (long)pcpu_geo.page_size / 1024 - 64);
 	CHECK_RSS(after - before < 512);
 	CHECK_EQ(unit_page(c, 77, 2)[5], 0);
 	pcpu_destroy_chunk(c);
@@ -178,14 +179,14 @@ static void t_pages_array_records_unit_pages(void)
 	CHECK(pages == pcpu_get_pages());
 	CHECK_EQ(pcpu_alloc_pages(c, pages, 2, 5), 0);
 	for (u = 0; u < 4; u++)
-		for (pg = 0; pg < pcpu_g.unit_pages; pg++) {
+		for (pg = 0; pg < pcpu_geo.unit_pages; pg++) {
 			void *want =
 				pg >= 2 && pg < 5 ? unit_page(c, u, pg) : NULL;
 
-			CHECK(pages[u * pcpu_g.unit_pages + pg] == want);
+			CHECK(pages[u * pcpu_geo.unit_pages + pg] == want);
 		}
 	pcpu_free_pages(c, pages, 2, 5);
-	for (u = 0; u < 4 * (unsigned int)pcpu_g.unit_pages; u++)
+	for (u = 0; u < 4 * (unsigned int)pcpu_geo.unit_pages; u++)
 		CHECK(pages[u] == NULL);
 	pcpu_destroy_chunk(c);
 }
@@ -227,7 +228,7 @@ static void map_failure_sweep(bool guard_regions, bool batch)
 	unsigned int u;
 
 	setup(8, 1);
-	caps = pcpu_g.caps;
+	caps = pcpu_geo.caps;
 	caps.guard_regions = guard_regions && caps.guard_regions;
 	caps.batch_advice = batch && caps.batch_advice;
 	pcpu_os_force_caps(&caps);
@@ -243,7 +244,7 @@ static void map_failure_sweep(bool guard_regions, bool batch)
 		runs++;
 		CHECK_EQ(ret, -ENOMEM);
 		for (u = 0; u < 8; u++)
-			for (int pg = 0; pg < pcpu_g.unit_pages; pg++)
+			for (int pg = 0; pg < pcpu_geo.unit_pages; pg++)
 				CHECK(!accessible(unit_page(c, u, pg)));
 		CHECK_MAPS_EQ(test_vma_count(), maps);
 		pcpu_os_inject_fault(PCPU_OS_GUARD_REMOVE, 0, 0);
@@ -286,9 +287,9 @@ static void t_create_failure_leaves_nothing(void)
 		PCPU_OS_BIND};
 	int maps, i;
 
-	pcpu_g.force_numa = true;
+	pcpu_geo.force_numa = true;
 	setup(16, 0);
-	CHECK(pcpu_g.unit_node != NULL);
+	CHECK(pcpu_geo.unit_node != NULL);
 	maps = test_vma_count();
 	for (i = 0; i < 4; i++) {
 		pcpu_os_inject_fault(kinds[i], 1, ENOMEM);
@@ -368,7 +369,7 @@ static void corrupt_and_verify(void *arg)
 	struct pcpu_chunk *c = arg;
 
 	c->md_blocks[1].contig_hint--;
-	pcpu_chunk_verify(c, 0, pcpu_g.unit_map_bits);
+	pcpu_chunk_verify(c, 0, pcpu_geo.unit_map_bits);
 }
 
 /* The debug invariant checker catches a broken hint. */
@@ -380,7 +381,7 @@ static void t_invariant_checker_catches_corruption(void)
 
 	setup(2, 0);
 	c = create();
-	pcpu_chunk_verify(c, 0, pcpu_g.unit_map_bits);
+	pcpu_chunk_verify(c, 0, pcpu_geo.unit_map_bits);
 	st = in_child(corrupt_and_verify, c, err, sizeof(err));
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 	CHECK(strstr(err, "block contig_hint") != NULL);
