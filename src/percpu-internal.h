@@ -420,20 +420,29 @@ void pcpu_block_update_hint_alloc(struct pcpu_chunk *chunk, int bit_off,
 void pcpu_block_update_hint_free(struct pcpu_chunk *chunk, int bit_off,
 				 int bits);
 
-/* percpu.c, used by the backend, the statistics, the checker and the
- * block hints */
+/* percpu.c, used by the backend, the statistics, the checker, the cleaner
+ * and the block hints */
 void pcpu_update_empty_pages(struct pcpu_chunk *chunk, int nr);
 int __pcpu_size_to_slot(int size);
+int pcpu_chunk_slot(const struct pcpu_chunk *chunk);
+void pcpu_chunk_relocate(struct pcpu_chunk *chunk, int oslot);
+void pcpu_isolate_chunk(struct pcpu_chunk *chunk);
+void pcpu_reintegrate_chunk(struct pcpu_chunk *chunk);
+void pcpu_free_area(struct pcpu_chunk *chunk, int bit_off, int bits);
 struct pcpu_chunk *pcpu_alloc_chunk(void);
 void pcpu_free_chunk(struct pcpu_chunk *chunk);
-int pcpu_ensure_init(void);
-void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end);
-void pcpu_verify_all(void);
-int pcpu_chunk_slot(const struct pcpu_chunk *chunk);
 void pcpu_balance_workfn(void);
 
-/* percpu-clean.c: the cleaner's zeroing */
-int pcpu_clean_units(struct pcpu_chunk *chunk, const unsigned long *dirty);
+/* percpu-setup.c */
+int pcpu_ensure_init(void);
+
+/* percpu-verify.c */
+void pcpu_chunk_verify(struct pcpu_chunk *chunk, int bit_start, int bit_end);
+void pcpu_verify_all(void);
+
+/* percpu-clean.c: the cleaner */
+void pcpu_clean_all(void);
+bool pcpu_clean_worthwhile(void);
 
 /* percpu-lookup.c: the reverse lookup */
 struct pcpu_chunk *pcpu_chunk_addr_search(const char *base);

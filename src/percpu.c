@@ -132,7 +132,7 @@ static void pcpu_chunk_move(struct pcpu_chunk *chunk, int slot)
  * that gained space goes to the front of its list, one that lost space to
  * the back.  Isolated chunks stay where reclaim keeps them.
  */
-static void pcpu_chunk_relocate(struct pcpu_chunk *chunk, int oslot)
+void pcpu_chunk_relocate(struct pcpu_chunk *chunk, int oslot)
 {
 	int nslot = pcpu_chunk_slot(chunk);
 
@@ -150,7 +150,7 @@ void pcpu_update_empty_pages(struct pcpu_chunk *chunk, int nr)
 }
 
 /* Take @chunk off the allocation path, for reclaim. */
-static void pcpu_isolate_chunk(struct pcpu_chunk *chunk)
+void pcpu_isolate_chunk(struct pcpu_chunk *chunk)
 {
 	lockdep_assert_held_lock();
 	if (!chunk->isolated) {
@@ -162,7 +162,7 @@ static void pcpu_isolate_chunk(struct pcpu_chunk *chunk)
 	pcpu_chunk_move(chunk, pcpu_geo.to_depopulate_slot);
 }
 
-static void pcpu_reintegrate_chunk(struct pcpu_chunk *chunk)
+void pcpu_reintegrate_chunk(struct pcpu_chunk *chunk)
 {
 	lockdep_assert_held_lock();
 	if (chunk->isolated) {
@@ -360,7 +360,7 @@ static int pcpu_alloc_area(struct pcpu_chunk *chunk, int alloc_bits, int align,
  *
  * Context: pcpu_g.lock.
  */
-static void pcpu_free_area(struct pcpu_chunk *chunk, int bit_off, int bits)
+void pcpu_free_area(struct pcpu_chunk *chunk, int bit_off, int bits)
 {
 	lockdep_assert_held_lock();
 	bitmap_clear(chunk->alloc_map, bit_off, bits);
@@ -497,99 +497,6 @@ static struct pcpu_chunk *pcpu_new_chunk(void)
 		return NULL;
 	}
 	return chunk;
-}
-
-/* ---------------------------------------------------------------------
- * The cleaner: dirty areas -> zero in every unit page that exists -> free
- */
-
-static bool pcpu_should_reclaim_chunk(const struct pcpu_chunk *chunk)
-{
-	return (chunk->isolated && chunk->nr_empty_pop_pages) ||
-	       (pcpu_g.nr_empty_pop_pages >
-			PCPU_EMPTY_POP_PAGES_HIGH + chunk->nr_empty_pop_pages &&
-		chunk->nr_empty_pop_pages >= chunk->nr_pages / 4);
-}
-
-/*
- * pcpu_clean_chunk - clear and free every area of @chunk that was dirty
- * when called.
- *
- * Context: pcpu_g.alloc_mutex; takes pcpu_g.lock; makes system calls.
- * Return: 0, or a negative errno when the kernel could not say which pages
- * exist (the areas then stay dirty, and nothing changed).
- */
-static int pcpu_clean_chunk(struct pcpu_chunk *chunk)
-{
-	int map_bits = pcpu_geo.unit_map_bits, rs, re, oslot, ret, freed = 0;
-
-	lockdep_assert_held_mutex();
-	pcpu_lock();
-	memcpy(pcpu_g.scratch, chunk->dirty_map,
-	       BITS_TO_LONGS(map_bits) * sizeof(long));
-	pcpu_unlock();
-
-	ret = pcpu_clean_units(chunk, pcpu_g.scratch);
-	if (ret)
-		return ret;
-
-	pcpu_lock();
-	oslot = pcpu_chunk_slot(chunk);
-	pcpu_for_each_run (pcpu_g.scratch, 0, map_bits, rs, re, false) {
-		bitmap_clear(chunk->dirty_map, rs, re - rs);
-		pcpu_free_area(chunk, rs, re - rs);
-		freed += (re - rs) * PCPU_MIN_ALLOC_SIZE;
-	}
-	WRITE_ONCE(chunk->dirty_bytes, chunk->dirty_bytes - freed);
-	WRITE_ONCE(pcpu_g.dirty_bytes, pcpu_g.dirty_bytes - (size_t)freed);
-	if (chunk->free_bytes == (int)pcpu_geo.unit_size) {
-		/* a wholly free chunk goes to the free slot, even from
-		 * reclaim: a second one there is surplus, which the balance
-		 * work destroys with a single munmap */
-		if (!list_empty(&pcpu_g.chunk_lists[pcpu_geo.free_slot]))
-			pcpu_balance_schedule();
-		if (chunk->isolated)
-			pcpu_reintegrate_chunk(chunk);
-		else
-			pcpu_chunk_relocate(chunk, oslot);
-	} else if (pcpu_should_reclaim_chunk(chunk)) {
-		pcpu_isolate_chunk(chunk);
-		pcpu_balance_schedule();
-	} else {
-		pcpu_chunk_relocate(chunk, oslot);
-	}
-	PCPU_VERIFY(chunk, 0, map_bits);
-	pcpu_unlock();
-	return 0;
-}
-
-/*
- * pcpu_clean_all - clean every chunk with dirty areas.
- *
- * Context: pcpu_g.alloc_mutex (chunks cannot come or go meanwhile).
- */
-static void pcpu_clean_all(void)
-{
-	size_t i;
-
-	lockdep_assert_held_mutex();
-	if (!READ_ONCE(pcpu_g.dirty_bytes))
-		return;
-	for (i = 0; i < pcpu_g.lookup_cap; i++) {
-		struct pcpu_chunk *c = pcpu_g.lookup[i];
-
-		if (c && READ_ONCE(c->dirty_bytes))
-			(void)pcpu_clean_chunk(c);
-	}
-}
-
-/* Cleaning beats a new chunk once enough is dirty to pay for the scan. */
-static bool pcpu_clean_worthwhile(void)
-{
-	size_t dirty = READ_ONCE(pcpu_g.dirty_bytes);
-
-	return dirty >= pcpu_geo.unit_size &&
-	       dirty >= READ_ONCE(pcpu_g.used_bytes) / 8;
 }
 
 /* ---------------------------------------------------------------------
