@@ -82,42 +82,36 @@ static inline int find_prev_bit_from(const unsigned long *map, int lo, int end)
 	return bit >= lo ? bit : -1;
 }
 
-static inline void bitmap_set(unsigned long *map, int start, int len)
+/* Set (@set) or clear @len bits from @start; constant @set folds away. */
+static inline void __bitmap_update(unsigned long *map, int start, int len,
+				   bool set)
 {
 	unsigned long *p = map + BIT_WORD(start);
 	const int size = start + len;
-	int bits_to_set = BITS_PER_LONG - (start % BITS_PER_LONG);
+	int bits = BITS_PER_LONG - (start % BITS_PER_LONG);
 	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
 
-	while (len - bits_to_set >= 0) {
-		*p++ |= mask;
-		len -= bits_to_set;
-		bits_to_set = BITS_PER_LONG;
+	while (len - bits >= 0) {
+		*p = set ? *p | mask : *p & ~mask;
+		p++;
+		len -= bits;
+		bits = BITS_PER_LONG;
 		mask = ~0UL;
 	}
 	if (len) {
 		mask &= BITMAP_LAST_WORD_MASK(size);
-		*p |= mask;
+		*p = set ? *p | mask : *p & ~mask;
 	}
+}
+
+static inline void bitmap_set(unsigned long *map, int start, int len)
+{
+	__bitmap_update(map, start, len, true);
 }
 
 static inline void bitmap_clear(unsigned long *map, int start, int len)
 {
-	unsigned long *p = map + BIT_WORD(start);
-	const int size = start + len;
-	int bits_to_clear = BITS_PER_LONG - (start % BITS_PER_LONG);
-	unsigned long mask = BITMAP_FIRST_WORD_MASK(start);
-
-	while (len - bits_to_clear >= 0) {
-		*p++ &= ~mask;
-		len -= bits_to_clear;
-		bits_to_clear = BITS_PER_LONG;
-		mask = ~0UL;
-	}
-	if (len) {
-		mask &= BITMAP_LAST_WORD_MASK(size);
-		*p &= ~mask;
-	}
+	__bitmap_update(map, start, len, false);
 }
 
 /* Population count without relying on a POPCNT instruction being there

@@ -157,44 +157,65 @@ static int os_read_list_count(const char *path)
 	return count;
 }
 
+/*
+ * os_cached_fd - keep @fd (just opened, or negative with errno set) in
+ * @slot unless another thread got there first; then close ours and use
+ * theirs.  Return: the descriptor, or -errno.
+ */
+static int os_cached_fd(int *slot, int fd)
+{
+	int expected = -1;
+
+	if (fd < 0)
+		return -errno;
+	if (!__atomic_compare_exchange_n(slot, &expected, fd, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		close(fd);
+		fd = expected;
+	}
+	return fd;
+}
+
 static int os_pagemap(void)
 {
 	int fd = __atomic_load_n(&os_pagemap_fd, __ATOMIC_ACQUIRE);
 
-	if (fd < 0) {
-		int expected = -1;
-
-		fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		if (!__atomic_compare_exchange_n(&os_pagemap_fd, &expected, fd,
-						 false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE)) {
-			close(fd);
-			fd = expected;
-		}
-	}
-	return fd;
+	if (fd >= 0)
+		return fd;
+	return os_cached_fd(&os_pagemap_fd,
+			    open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
 }
 
 static int os_self_pidfd(void)
 {
 	int fd = __atomic_load_n(&os_pidfd, __ATOMIC_ACQUIRE);
 
-	if (fd < 0) {
-		int expected = -1;
+	if (fd >= 0)
+		return fd;
+	return os_cached_fd(&os_pidfd,
+			    (int)syscall(SYS_pidfd_open, getpid(), 0));
+}
 
-		fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-		if (fd < 0)
+/*
+ * os_each_unit - @call (madvise or mprotect) on each of @r's ranges, one
+ * system call each, stopping at the first failure.
+ * Return: 0 or -errno.
+ */
+static int os_each_unit(const struct pcpu_os_range *r,
+			int (*call)(void *, size_t, int), int arg,
+			enum pcpu_os_call kind)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->count; i++) {
+		int ret = os_inject(kind);
+
+		if (ret)
+			return ret;
+		if (call(r->addr + i * r->stride, r->len, arg))
 			return -errno;
-		if (!__atomic_compare_exchange_n(&os_pidfd, &expected, fd,
-						 false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE)) {
-			close(fd);
-			fd = expected;
-		}
 	}
-	return fd;
+	return 0;
 }
 
 /*
@@ -249,33 +270,15 @@ static int os_advise(const struct pcpu_os_range *r, int advice,
 		if (pidfd >= 0)
 			return 0;
 	}
-	for (i = 0; i < r->count; i++) {
-		int ret = os_inject(kind);
-
-		if (ret)
-			return ret;
-		if (madvise(r->addr + i * r->stride, r->len, advice))
-			return -errno;
-	}
-	return 0;
+	return os_each_unit(r, madvise, advice, kind);
 }
 
 static int os_protect(const struct pcpu_os_range *r, int prot,
 		      enum pcpu_os_call kind)
 {
-	unsigned int i;
-
 	if (!os_aligned(r->addr, r->len) || !r->count)
 		return -EINVAL;
-	for (i = 0; i < r->count; i++) {
-		int ret = os_inject(kind);
-
-		if (ret)
-			return ret;
-		if (mprotect(r->addr + i * r->stride, r->len, prot))
-			return -errno;
-	}
-	return 0;
+	return os_each_unit(r, mprotect, prot, kind);
 }
 
 static void os_probe(struct pcpu_os_caps *caps)
