@@ -2,8 +2,13 @@
 /*
  * os.h - the operating-system layer of libpcpu.
  *
- * os-linux.c is the only file of libpcpu that makes system calls.  Every
- * function here returns 0 or a negative errno.  Addresses and lengths are
+ * os-linux.c makes every system call of libpcpu that maps, advises,
+ * protects or asks about memory, CPUs and nodes (mmap, madvise,
+ * process_madvise, mprotect, PAGEMAP_SCAN, membarrier, getcpu, NUMA
+ * bindings).  Elsewhere libpcpu reaches the kernel only through the C
+ * library: the balance thread's pthread_create() and timed waits, and
+ * diagnostics written to stderr.  Every function here returns 0 or a
+ * negative errno.  Addresses and lengths are
  * page aligned unless said otherwise; a call with an unaligned argument
  * returns -EINVAL without doing anything.
  *
