@@ -126,6 +126,38 @@ static size_t pcpu_stats_chunks(struct pcpu_chunk ***chunksp, int **slotsp)
 	return n;
 }
 
+static const char *pcpu_errno_name(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "EPERM";
+	case ENOSYS:
+		return "ENOSYS";
+	case EINVAL:
+		return "EINVAL";
+	case EFAULT:
+		return "EFAULT";
+	default:
+		return "refused";
+	}
+}
+
+/* Which placement runs: "mbind", or first touch and why.  Context:
+ * pcpu_g.alloc_mutex. */
+static void pcpu_stats_print_placement(FILE *out)
+{
+	if (pcpu_g.numa_fallback_err)
+		fprintf(out, "NUMA placement: first touch (mbind: %s)\n",
+			pcpu_errno_name(pcpu_g.numa_fallback_err));
+	else if (pcpu_geo.unit_node)
+		fprintf(out, "NUMA placement: mbind\n");
+	else
+		fprintf(out, "NUMA placement: first touch (%s)\n",
+			pcpu_geo.caps.nr_nodes > 1
+				? "CPUs interleaved over nodes"
+				: "one node");
+}
+
 /**
  * pcpu_stats_print - write the allocator's statistics
  * @out: the stream
@@ -174,6 +206,7 @@ int pcpu_stats_print(FILE *out)
 	P(out, "atom_size", pcpu_geo.page_size);
 	P(out, "alloc_size", pcpu_geo.unit_size);
 	P(out, "nr_units", pcpu_geo.nr_units);
+	pcpu_stats_print_placement(out);
 	fprintf(out, "\nGlobal Stats:\n%s", pcpu_stats_rule);
 	P(out, "nr_alloc", s.nr_alloc);
 	P(out, "nr_dealloc", s.nr_dealloc);
@@ -184,6 +217,7 @@ int pcpu_stats_print(FILE *out)
 	P(out, "min_alloc_size", s.min_alloc_size);
 	P(out, "max_alloc_size", s.max_alloc_size);
 	P(out, "empty_pop_pages", empty);
+	P(out, "nr_bind_failures", pcpu_g.nr_bind_failures);
 	fprintf(out, "\nPer Chunk Stats:\n%s", pcpu_stats_rule);
 	for (i = 0; i < n; i++) {
 		pcpu_lock();

@@ -324,13 +324,25 @@ void pcpu_depopulate_chunk(struct pcpu_chunk *chunk, int page_start,
 	pcpu_trace3(percpu_depopulate, chunk->base_addr, page_start, page_end);
 }
 
+/*
+ * NUMA placement is a preference: a kernel or seccomp profile that refuses
+ * mbind() (EPERM, ENOSYS, EINVAL...) turns it off for the rest of the
+ * process, and pages land where they are first touched (a unit is first
+ * written by its own CPU, so mostly on its node anyway).  Only the kernel
+ * running out of memory fails the chunk.
+ */
+static bool pcpu_bind_oom(int ret)
+{
+	return ret == -ENOMEM || ret == -EAGAIN;
+}
+
 /* Set each unit's NUMA policy, one call per run of units on one node. */
 static int pcpu_chunk_bind(struct pcpu_chunk *chunk)
 {
 	unsigned int u, start;
 	int ret;
 
-	if (!pcpu_geo.unit_node)
+	if (!pcpu_geo.unit_node || pcpu_g.numa_fallback_err)
 		return 0;
 	for (start = 0; start < pcpu_geo.nr_units; start = u) {
 		int node = pcpu_geo.unit_node[start];
@@ -342,8 +354,13 @@ static int pcpu_chunk_bind(struct pcpu_chunk *chunk)
 		ret = pcpu_os_bind(pcpu_chunk_addr(chunk, start, 0),
 				   (size_t)(u - start) * pcpu_geo.unit_size,
 				   node);
-		if (ret)
+		if (pcpu_bind_oom(ret))
 			return ret;
+		if (ret) {
+			pcpu_g.numa_fallback_err = -ret;
+			pcpu_g.nr_bind_failures++;
+			return 0;
+		}
 	}
 	return 0;
 }
@@ -357,8 +374,8 @@ static int pcpu_chunk_bind(struct pcpu_chunk *chunk)
  * has no guard regions); in strict mode every unit is guarded too, in the
  * same call.  THP is turned off unless units are at least 2 MiB (one touch
  * would otherwise fault in a huge page spanning many units), and on NUMA
- * machines each run of units on one node prefers that node.  No page is
- * populated.
+ * machines each run of units on one node prefers that node (a refused
+ * preference turns placement off, see above).  No page is populated.
  *
  * Context: pcpu_g.alloc_mutex; makes system calls.
  * Return: the chunk, or NULL with errno set (ENOMEM, or what the kernel

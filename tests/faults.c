@@ -210,9 +210,63 @@ static void t_rlimit_as_enomem_then_recovers(void)
 	       n);
 }
 
+/* A multi-node host whose seccomp profile refuses mbind (EPERM), or a
+ * kernel without it (ENOSYS): allocation goes on with first-touch
+ * placement, later chunks stop asking, and the statistics say so. */
+static void t_numa_bind_refused_falls_back_to_first_touch(void)
+{
+	static const int errs[] = {EPERM, ENOSYS, EINVAL};
+	static const char *const names[] = {"EPERM", "ENOSYS", "EINVAL"};
+	char line[96], *buf;
+	size_t len;
+
+	for (int e = 0; e < 3; e++) {
+		FILE *f = open_memstream(&buf, &len);
+		unsigned long binds;
+		void *p[40];
+
+		setup();
+		CHECK(pcpu_geo.unit_node != NULL);
+		pcpu_os_inject_fault(PCPU_OS_BIND, 1, errs[e]);
+		for (int i = 0; i < 40; i++) { /* 40 x 4 KiB: several chunks */
+			p[i] = pcpu_alloc(4096, 8);
+			CHECK(p[i] != NULL);
+			*(int *)pcpu_ptr(p[i], UNITS - 1) = i;
+		}
+		binds = pcpu_os_calls(PCPU_OS_BIND);
+		CHECK_EQ(binds,
+			 1UL); /* the refused one; no chunk asked again */
+		CHECK_EQ(pcpu_stats_print(f), 0);
+		fclose(f);
+		snprintf(line, sizeof(line),
+			 "NUMA placement: first touch (mbind: %s)", names[e]);
+		CHECK(strstr(buf, line) != NULL);
+		CHECK(strstr(buf, "nr_bind_failures") != NULL);
+		free(buf);
+		for (int i = 0; i < 40; i++) {
+			CHECK_EQ(*(int *)pcpu_ptr(p[i], UNITS - 1), i);
+			pcpu_free(p[i]);
+		}
+		pcpu_os_inject_fault(PCPU_OS_BIND, 0, 0);
+	}
+	/* out of memory still fails the call, and leaves nothing off */
+	setup();
+	pcpu_os_inject_fault(PCPU_OS_BIND, 1, ENOMEM);
+	errno = 0;
+	CHECK(pcpu_alloc(8, 8) == NULL);
+	CHECK_EQ(errno, ENOMEM);
+	void *q = pcpu_alloc(8, 8);
+	CHECK(q != NULL);
+	pcpu_free(q);
+	CHECK(pcpu_os_calls(PCPU_OS_BIND) >= 2UL);
+	pcpu_os_inject_fault(PCPU_OS_BIND, 0, 0);
+}
+
 static const struct test_case cases[] = {
 	{"fault_injection_sweep", t_fault_injection_sweep, 0},
 	{"rlimit_as_enomem_then_recovers", t_rlimit_as_enomem_then_recovers, 0},
+	{"numa_bind_refused_falls_back_to_first_touch",
+	 t_numa_bind_refused_falls_back_to_first_touch, 0},
 };
 
 TEST_MAIN(cases)
