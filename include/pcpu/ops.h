@@ -71,6 +71,25 @@ PCPU_API int pcpu_cpu_slow(void);
 #define __PCPU_CPU_ID __PCPU_XSTR(PCPU_RSEQ_CPU_ID_OFFSET)
 #define __PCPU_RSEQ_CS __PCPU_XSTR(PCPU_RSEQ_CS_OFFSET)
 
+/* The abort signature: the C library's RSEQ_SIG for the architecture (the
+ * one it registered rseq with), or the same value where <sys/rseq.h> is
+ * missing.  On AArch64 it is an instruction word (RSEQ_SIG_CODE). */
+#if defined(__has_include)
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#endif
+#endif
+#if defined(RSEQ_SIG_CODE)
+#define PCPU_RSEQ_SIG RSEQ_SIG_CODE
+#elif defined(RSEQ_SIG)
+#define PCPU_RSEQ_SIG RSEQ_SIG
+#elif defined(__aarch64__)
+#define PCPU_RSEQ_SIG 0xd428bc00
+#else
+#define PCPU_RSEQ_SIG 0x53053053
+#endif
+#define __PCPU_SIG __PCPU_XSTR(PCPU_RSEQ_SIG)
+
 static inline char *pcpu_rseq_area(void)
 {
 	return (char *)__builtin_thread_pointer() + __rseq_offset;

@@ -60,7 +60,7 @@
 #define __PCPU_CS_END                             \
 	"2:\n\t"                                  \
 	".pushsection __rseq_failure, \"ax\"\n\t" \
-	".inst 0xd428bc00\n\t"                    \
+	".inst " __PCPU_SIG "\n\t"                \
 	"4:\n\t"                                  \
 	"b %l[abort]\n\t"                         \
 	".popsection\n\t"

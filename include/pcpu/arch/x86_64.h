@@ -71,7 +71,7 @@
 	"2:\n\t"                                  \
 	".pushsection __rseq_failure, \"ax\"\n\t" \
 	".byte 0x0f, 0xb9, 0x3d\n\t"              \
-	".long 0x53053053\n\t"                    \
+	".long " __PCPU_SIG "\n\t"                \
 	"4:\n\t"                                  \
 	"jmp %l[abort]\n\t"                       \
 	".popsection\n\t"
