@@ -296,10 +296,9 @@ struct pcpu_global {
 	pthread_mutex_t alloc_mutex;
 	pcpu_spinlock_t lock; /* pcpu_lock(), pcpu_unlock() */
 	unsigned int nr_deferred; /* frees queued by signal handlers */
-	/* NUMA placement fell back to first touch: mbind's errno and how
-	 * often it failed (alloc_mutex) */
+	/* mbind's errno once NUMA placement fell back to first touch, or 0
+	 * (alloc_mutex) */
 	int numa_fallback_err;
-	unsigned int nr_bind_failures;
 	struct pcpu_stats stats;
 
 	void **pages; /* pcpu_get_pages() */

@@ -324,7 +324,6 @@ void pcpu_test_reset(void)
 	pcpu_g.dirty_bytes = pcpu_g.used_bytes = 0;
 	pcpu_g.atomic_alloc_failed = false;
 	pcpu_g.numa_fallback_err = 0;
-	pcpu_g.nr_bind_failures = 0;
 	pcpu_g.balance_pending = 0;
 	memset(&pcpu_g.stats, 0, sizeof(pcpu_g.stats));
 	pcpu_unit_stride = 0;

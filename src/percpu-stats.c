@@ -146,6 +146,7 @@ static const char *pcpu_errno_name(int err)
  * pcpu_g.alloc_mutex. */
 static void pcpu_stats_print_placement(FILE *out)
 {
+	lockdep_assert_held_mutex();
 	if (pcpu_g.numa_fallback_err)
 		fprintf(out, "NUMA placement: first touch (mbind: %s)\n",
 			pcpu_errno_name(pcpu_g.numa_fallback_err));
@@ -217,7 +218,6 @@ int pcpu_stats_print(FILE *out)
 	P(out, "min_alloc_size", s.min_alloc_size);
 	P(out, "max_alloc_size", s.max_alloc_size);
 	P(out, "empty_pop_pages", empty);
-	P(out, "nr_bind_failures", pcpu_g.nr_bind_failures);
 	fprintf(out, "\nPer Chunk Stats:\n%s", pcpu_stats_rule);
 	for (i = 0; i < n; i++) {
 		pcpu_lock();

@@ -358,7 +358,6 @@ static int pcpu_chunk_bind(struct pcpu_chunk *chunk)
 			return ret;
 		if (ret) {
 			pcpu_g.numa_fallback_err = -ret;
-			pcpu_g.nr_bind_failures++;
 			return 0;
 		}
 	}

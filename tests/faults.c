@@ -241,7 +241,6 @@ static void t_numa_bind_refused_falls_back_to_first_touch(void)
 		snprintf(line, sizeof(line),
 			 "NUMA placement: first touch (mbind: %s)", names[e]);
 		CHECK(strstr(buf, line) != NULL);
-		CHECK(strstr(buf, "nr_bind_failures") != NULL);
 		free(buf);
 		for (int i = 0; i < 40; i++) {
 			CHECK_EQ(*(int *)pcpu_ptr(p[i], UNITS - 1), i);
