@@ -67,6 +67,25 @@ int pcpu_rseq_fence(void)
 	return pcpu_os_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
 }
 
+/**
+ * pcpu_rseq_clear - forget the calling thread's last critical section
+ *
+ * Clears the thread's rseq_cs, which an operation leaves pointing at its
+ * descriptor.  Code that inlined this-CPU operations and is about to be
+ * unloaded (a plugin's dlclose()) needs every thread that ran them to
+ * call this first, or to have been built with PCPU_UNLOADABLE: the kernel
+ * reads rseq_cs when the thread is next preempted, and a descriptor that
+ * is no longer mapped kills the process.  libpcpu itself is never
+ * unmapped (linked -z nodelete).
+ *
+ * Context: any, including a signal handler; no system call.
+ */
+void pcpu_rseq_clear(void)
+{
+	__atomic_store_n((uint64_t *)(pcpu_rseq_area() + PCPU_RSEQ_CS_OFFSET),
+			 0, __ATOMIC_RELAXED);
+}
+
 static unsigned int pcpu_thread_cpu(void)
 {
 	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);

@@ -60,6 +60,7 @@ enum pcpu_op {
 PCPU_API uint64_t pcpu_op_slow(void *ptr, unsigned int size, int op, uint64_t v,
 			       uint64_t old);
 PCPU_API int pcpu_cpu_slow(void);
+PCPU_API void pcpu_rseq_clear(void);
 
 /* rseq area fields used here (struct rseq of the kernel ABI: cpu_id_start
  * at 0, cpu_id at 4, rseq_cs at 8, flags at 16, node_id at 20, mm_cid at
@@ -124,11 +125,29 @@ static inline int pcpu_cpu(void)
 #define __PCPU_RSEQ_OP(result, slowcall, ...) \
 	retry:                                \
 	__VA_ARGS__;                          \
+	__PCPU_RSEQ_DISARM();                 \
 	return (result);                      \
 	abort:                                \
 	goto retry;                           \
 	slow:                                 \
+	__PCPU_RSEQ_DISARM();                 \
 	return (slowcall)
+
+/*
+ * PCPU_UNLOADABLE, defined before including this header, is for code that
+ * will be dlclose()d (a plugin): each of its sections then clears the
+ * thread's rseq_cs once it is left, so no thread keeps a pointer to a
+ * descriptor about to be unmapped (the kernel reads rseq_cs at the
+ * thread's next preemption, and since Linux 6.19 no longer clears it on
+ * every return to user space).  One more store per operation.  Code built
+ * without it can call pcpu_rseq_clear() on each thread instead.
+ */
+#ifdef PCPU_UNLOADABLE
+#define __PCPU_RSEQ_DISARM() \
+	(*(volatile uint64_t *)(pcpu_rseq_area() + PCPU_RSEQ_CS_OFFSET) = 0)
+#else
+#define __PCPU_RSEQ_DISARM() ((void)0)
+#endif
 
 /*
  * Shared by the architectures' critical sections: the descriptor (struct
