@@ -24,7 +24,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/membarrier.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
 
 #include <pcpu/ops.h>
 
@@ -33,6 +36,104 @@
 unsigned int pcpu_rseq_limit;
 unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
 static bool pcpu_membarrier_ok;
+/* Why the operations are atomic (NULL while rseq runs); set once. */
+static const char *pcpu_ops_why;
+
+/* a release "X.Y[.Z][-rcN]..." or "Debian X.Y.Z" version; 0 if not one */
+static int pcpu_parse_release(const char *s, unsigned int v[4])
+{
+	int n = 0;
+
+	v[0] = v[1] = v[2] = v[3] = 0;
+	if (sscanf(s, "%u.%u%n", &v[0], &v[1], &n) != 2)
+		return 0;
+	s += n;
+	if (sscanf(s, ".%u%n", &v[2], &n) == 1)
+		s += n;
+	if (sscanf(s, "-rc%u", &v[3]) != 1)
+		v[3] = 0;
+	return 1;
+}
+
+/**
+ * pcpu_rseq_kernel_bug - does this arm64 kernel fail to abort sections?
+ * @release: uname's release ("7.0.3-arm64", "7.1-rc2")
+ * @version: uname's version, or NULL; Debian names its kernels X.Y.0 and
+ *           gives the real patch level here ("... Debian 7.0.15-1 ...")
+ *
+ * Linux 6.19's rseq rework made arm64 skip the abort of a critical section
+ * preempted without migration; 6.19.x, 7.0.0 to 7.0.13 and 7.1-rc1 and
+ * -rc2 have it.  Tests call this directly; the allocator only on AArch64.
+ *
+ * Context: any.
+ * Return: true on those releases.
+ */
+bool pcpu_rseq_kernel_bug(const char *release, const char *version)
+{
+	const char *deb = version ? strstr(version, "Debian ") : NULL;
+	unsigned int v[4], d[4];
+
+	if (!pcpu_parse_release(release, v))
+		return false;
+	if (deb && !v[2] && !v[3] && pcpu_parse_release(deb + 7, d) &&
+	    d[0] == v[0] && d[1] == v[1])
+		v[2] = d[2];
+	if (v[0] == 6 && v[1] == 19)
+		return true;
+	if (v[0] == 7 && v[1] == 0)
+		return v[3] || v[2] <= 13;
+	return v[0] == 7 && v[1] == 1 && (v[3] == 1 || v[3] == 2);
+}
+
+/* the running kernel, or the test hook's release as if on AArch64 */
+static bool pcpu_running_kernel_bug(void)
+{
+	struct utsname u;
+
+	if (pcpu_geo.fake_release)
+		return pcpu_rseq_kernel_bug(pcpu_geo.fake_release, NULL);
+#if defined(__aarch64__)
+	if (!uname(&u))
+		return pcpu_rseq_kernel_bug(u.release, u.version);
+#endif
+	(void)u;
+	return false;
+}
+
+/* Why rseq cannot run in this process, or NULL. */
+static const char *pcpu_ops_refusal(void)
+{
+	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
+
+#if defined(PCPU_OPS_GENERIC) || !(defined(__x86_64__) || defined(__aarch64__))
+	return "no rseq operations in this build";
+#endif
+	if (pcpu_geo.rseq_opt == 0)
+		return "forced by PCPU_RSEQ=0";
+	if (__rseq_size < 8 || cpu < 0)
+		return "rseq not registered by glibc";
+	if (!pcpu_membarrier_ok)
+		return "membarrier RSEQ unavailable";
+	if (pcpu_geo.nr_units < pcpu_geo.caps.nr_possible_cpus)
+		return "fewer units than CPUs";
+	if (pcpu_geo.rseq_opt < 0 && pcpu_running_kernel_bug())
+		return "kernel with the arm64 rseq bug";
+	return NULL;
+}
+
+/*
+ * membarrier RSEQ, verified: registered, listed by the query, and one
+ * restart of the process's sections done.
+ */
+static bool pcpu_membarrier_probe(void)
+{
+	int q = pcpu_os_membarrier(MEMBARRIER_CMD_QUERY);
+
+	return q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) &&
+	       !pcpu_os_membarrier(
+		       MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) &&
+	       !pcpu_os_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
+}
 
 /**
  * pcpu_ops_init - choose between rseq and atomic operations
@@ -41,17 +142,40 @@ static bool pcpu_membarrier_ok;
  */
 void pcpu_ops_init(void)
 {
-	bool rseq = __rseq_size >= 8 && !pcpu_geo.force_atomic_ops;
-
-	pcpu_membarrier_ok = !pcpu_os_membarrier(
-		MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ);
-	__atomic_store_n(&pcpu_rseq_limit,
-			 rseq && pcpu_membarrier_ok &&
-					 pcpu_geo.nr_units >=
-						 pcpu_geo.caps.nr_possible_cpus
-				 ? pcpu_geo.nr_units
-				 : 0,
+	pcpu_membarrier_ok = pcpu_membarrier_probe();
+	pcpu_ops_why = pcpu_ops_refusal();
+	__atomic_store_n(&pcpu_rseq_limit, pcpu_ops_why ? 0 : pcpu_geo.nr_units,
 			 __ATOMIC_SEQ_CST);
+}
+
+/**
+ * pcpu_ops_mode - which path the this-CPU operations take
+ * @reason: if not NULL, set to a constant string: "cpu_id" (what indexes
+ *          the units) on the rseq path, why otherwise ("rseq not
+ *          registered by glibc", "fewer units than CPUs", "kernel with the
+ *          arm64 rseq bug", "forced by PCPU_RSEQ=0", "membarrier RSEQ
+ *          unavailable", "an operation ran without rseq", "no rseq
+ *          operations in this build")
+ *
+ * Starts the allocator if it was not.  The mode only ever goes from rseq
+ * to atomic, when a thread without rseq runs an operation.
+ *
+ * Context: any; async-signal-safe once the allocator runs.
+ * Return: PCPU_OPS_RSEQ or PCPU_OPS_ATOMIC, or -ENOMEM if the allocator
+ * cannot start (@reason untouched).
+ */
+int pcpu_ops_mode(const char **reason)
+{
+	const char *why;
+
+	if (pcpu_ensure_init())
+		return -ENOMEM;
+	why = __atomic_load_n(&pcpu_ops_why, __ATOMIC_ACQUIRE);
+	if (!why && !__atomic_load_n(&pcpu_rseq_limit, __ATOMIC_ACQUIRE))
+		why = "an operation ran without rseq";
+	if (reason)
+		*reason = why ? why : "cpu_id";
+	return why ? PCPU_OPS_ATOMIC : PCPU_OPS_RSEQ;
 }
 
 /**
@@ -111,8 +235,13 @@ int pcpu_cpu_slow(void)
 /* A thread without rseq met a process using rseq: go atomic for good. */
 static void pcpu_ops_go_atomic(void)
 {
+	const char *none = NULL;
+
 	if (!__atomic_exchange_n(&pcpu_rseq_limit, 0, __ATOMIC_SEQ_CST))
 		return;
+	__atomic_compare_exchange_n(&pcpu_ops_why, &none,
+				    "an operation ran without rseq", false,
+				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	(void)pcpu_rseq_fence();
 }
 

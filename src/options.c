@@ -59,19 +59,27 @@ static void pcpu_env_invalid(const char *name, const char *val, const char *why)
 	fprintf(stderr, "libpcpu: ignoring %s=%s: %s\n", name, val, why);
 }
 
-/* A 0/1 variable; @def when unset or invalid. */
-static bool pcpu_env_bool(const char *name, bool def)
+/* A 0/1 variable: 0 or 1, or -1 when unset or invalid. */
+static int pcpu_env_01(const char *name)
 {
 	const char *v = getenv(name);
 
 	if (!v)
-		return def;
+		return -1;
 	if (!strcmp(v, "0"))
-		return false;
+		return 0;
 	if (!strcmp(v, "1"))
-		return true;
+		return 1;
 	pcpu_env_invalid(name, v, "expected 0 or 1");
-	return def;
+	return -1;
+}
+
+/* A 0/1 variable; @def when unset or invalid. */
+static bool pcpu_env_bool(const char *name, bool def)
+{
+	int v = pcpu_env_01(name);
+
+	return v < 0 ? def : v;
 }
 
 static size_t pcpu_env_unit_size(size_t page_size)
@@ -172,6 +180,7 @@ int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 	geo->strict = pcpu_tristate(cfg->strict, env_strict);
 	geo->show_stats = pcpu_tristate(
 		cfg->show_stats, pcpu_env_bool("PCPU_SHOW_STATS", false));
+	geo->rseq_opt = pcpu_env_01("PCPU_RSEQ");
 	pcpu_strict_check(geo,
 			  cfg->strict == 1 || (cfg->strict < 0 && env_strict &&
 					       getenv("PCPU_STRICT")));

@@ -281,50 +281,125 @@ static int os_protect(const struct pcpu_os_range *r, int prot,
 	return os_each_unit(r, mprotect, prot, kind);
 }
 
+/*
+ * Does the kernel refuse to read the page at @p?  A write() from it into a
+ * pipe fails with EFAULT when it is guarded; a guard that is not really
+ * there (qemu-user answers MADV_GUARD_INSTALL with 0) lets it through.
+ */
+static bool os_page_faults(const void *p)
+{
+	int fd[2];
+	bool faults;
+
+	if (pipe2(fd, O_CLOEXEC))
+		return false;
+	faults = write(fd[1], p, 1) < 0 && errno == EFAULT;
+	close(fd[0]);
+	close(fd[1]);
+	return faults;
+}
+
+/* Guard regions that really guard, and really go away again. */
+static bool os_probe_guard(char *p)
+{
+	if (madvise(p, os_caps.page_size, MADV_GUARD_INSTALL))
+		return false;
+	if (!os_page_faults(p)) {
+		(void)madvise(p, os_caps.page_size, MADV_GUARD_REMOVE);
+		return false;
+	}
+	return !madvise(p, os_caps.page_size, MADV_GUARD_REMOVE) &&
+	       !os_page_faults(p);
+}
+
+/* process_madvise() on ourselves that really drops two pages. */
+static bool os_probe_batch(char *p)
+{
+	size_t ps = os_caps.page_size;
+	struct iovec iov[2] = {{p, ps}, {p + 2 * ps, ps}};
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	bool ok;
+
+	if (pidfd < 0)
+		return false;
+	p[0] = p[2 * ps] = 1;
+	ok = syscall(SYS_process_madvise, pidfd, iov, 2, MADV_DONTNEED, 0) ==
+		     (ssize_t)(2 * ps) &&
+	     !p[0] && !p[2 * ps];
+	close(pidfd);
+	return ok;
+}
+
+/* The probe's present pages: exactly the second of four. */
+struct os_probe_seen {
+	char *p;
+	int runs;
+	bool right;
+};
+
+static void os_probe_run(char *start, char *end, void *arg)
+{
+	struct os_probe_seen *seen = arg;
+
+	seen->right = !seen->runs++ && start == seen->p + os_caps.page_size &&
+		      end == seen->p + 2 * os_caps.page_size;
+}
+
+static bool os_probe_scan(char *p, int (*scan)(char *, size_t,
+					       pcpu_os_present_fn, void *))
+{
+	struct os_probe_seen seen = {p, 0, false};
+
+	return !scan(p, 4 * os_caps.page_size, os_probe_run, &seen) &&
+	       seen.right;
+}
+
+static int os_scan_ioctl(char *addr, size_t len, pcpu_os_present_fn fn,
+			 void *arg);
+static int os_scan_pagemap_read(char *addr, size_t len, pcpu_os_present_fn fn,
+				void *arg);
+
+/* PAGEMAP_SCAN that leaves guard markers out (Linux 6.14's PAGE_IS_GUARD),
+ * tried on a guarded page 0. */
+static bool os_probe_guard_category(char *p)
+{
+	bool ok;
+
+	if (madvise(p, os_caps.page_size, MADV_GUARD_INSTALL))
+		return false;
+	os_scan_guard_category = true;
+	ok = os_probe_scan(p, os_scan_ioctl);
+	os_scan_guard_category = false;
+	(void)madvise(p, os_caps.page_size, MADV_GUARD_REMOVE);
+	return ok;
+}
+
+/*
+ * os_probe - what the kernel offers, each capability verified by its
+ * effect on four probe pages, not by a return value.
+ */
 static void os_probe(struct pcpu_os_caps *caps)
 {
 	size_t ps = caps->page_size;
 	char *p = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	struct pcpu_page_region reg;
-	struct pcpu_pm_scan_arg arg;
-	int fd, pidfd;
 
 	if (p == MAP_FAILED)
 		return;
-	caps->guard_regions = !madvise(p, ps, MADV_GUARD_INSTALL) &&
-			      !madvise(p, ps, MADV_GUARD_REMOVE);
-
-	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	if (pidfd >= 0) {
-		struct iovec iov[2] = {{p, ps}, {p + 2 * ps, ps}};
-
-		caps->batch_advice =
-			syscall(SYS_process_madvise, pidfd, iov, 2,
-				MADV_DONTNEED, 0) == (ssize_t)(2 * ps);
-		close(pidfd);
-	}
-
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		memset(&arg, 0, sizeof(arg));
-		arg.size = sizeof(arg);
-		arg.start = (uintptr_t)p;
-		arg.end = (uintptr_t)(p + 4 * ps);
-		arg.vec = (uintptr_t)&reg;
-		arg.vec_len = 1;
-		arg.category_anyof_mask =
-			PCPU_PAGE_IS_PRESENT | PCPU_PAGE_IS_SWAPPED;
-		arg.return_mask = arg.category_anyof_mask;
-		caps->pagemap_scan = ioctl(fd, PCPU_PAGEMAP_SCAN, &arg) >= 0;
-		arg.category_inverted = PCPU_PAGE_IS_GUARD;
-		arg.category_mask = PCPU_PAGE_IS_GUARD;
-		os_scan_guard_category =
-			caps->pagemap_scan &&
-			ioctl(fd, PCPU_PAGEMAP_SCAN, &arg) >= 0;
-		close(fd);
-	}
+	caps->guard_regions = os_probe_guard(p);
+	caps->batch_advice = os_probe_batch(p);
+	/* the presence scans: only page 1 exists now */
+	(void)madvise(p, 4 * ps, MADV_DONTNEED);
+	p[ps] = 1;
+	caps->pagemap_read = os_probe_scan(p, os_scan_pagemap_read);
+	caps->pagemap_scan = os_probe_scan(p, os_scan_ioctl);
+	os_scan_guard_category = caps->pagemap_scan && caps->guard_regions &&
+				 os_probe_guard_category(p);
 	munmap(p, 4 * ps);
+	if (os_pagemap_fd >= 0 && !caps->pagemap_read && !caps->pagemap_scan) {
+		close(os_pagemap_fd);
+		os_pagemap_fd = -1;
+	}
 }
 
 /**
@@ -627,6 +702,8 @@ static int os_scan_ioctl(char *addr, size_t len, pcpu_os_present_fn fn,
 			   (char *)(uintptr_t)reg[i].end, arg);
 		if (a.walk_end >= end)
 			return 0;
+		if (a.walk_end <= a.start)
+			return -EIO; /* no progress: not a working scan */
 		a.start = a.walk_end;
 	}
 }
@@ -646,7 +723,11 @@ static int os_scan(enum pcpu_os_call kind, char *addr, size_t len,
 		hook();
 	if (os_caps.pagemap_scan)
 		return os_scan_ioctl(addr, len, fn, arg);
-	return os_scan_pagemap_read(addr, len, fn, arg);
+	if (os_caps.pagemap_read)
+		return os_scan_pagemap_read(addr, len, fn, arg);
+	/* the kernel cannot say: every page may hold something */
+	fn(addr, addr + len, arg);
+	return 0;
 }
 
 /**
@@ -657,8 +738,10 @@ static int os_scan(enum pcpu_os_call kind, char *addr, size_t len,
  * @arg: passed to @fn
  *
  * Uses the PAGEMAP_SCAN ioctl where the kernel has it, else reads
- * /proc/self/pagemap.  Both report swapped-out pages too (mincore() does
- * not, so it is never used: a dirty page in swap must not be mistaken for
+ * /proc/self/pagemap; where neither works (a seccomp filter, no /proc) it
+ * reports the whole range, so callers read every page: correct, and it
+ * costs the idle units' pages.  Both report swapped-out pages too (mincore()
+ * does not, so it is never used: a dirty page in swap must not be mistaken for
  * an untouched one).  Guard regions, which the kernel reports as swapped
  * entries, are left out.  Nothing is faulted in.
  *
@@ -692,12 +775,15 @@ int pcpu_os_scan_for_checker(char *addr, size_t len, pcpu_os_present_fn fn,
  * @cmd: a MEMBARRIER_CMD_* command
  *
  * Context: any; signal handlers included.
- * Return: 0, or a negative errno (-ENOSYS, -EINVAL, -EPERM where the
- * kernel or a seccomp filter refuses).
+ * Return: what the kernel returns (0, or MEMBARRIER_CMD_QUERY's mask), or
+ * a negative errno (-ENOSYS, -EINVAL, -EPERM where the kernel or a seccomp
+ * filter refuses).
  */
 int pcpu_os_membarrier(int cmd)
 {
-	return syscall(SYS_membarrier, cmd, 0, 0) ? -errno : 0;
+	long ret = syscall(SYS_membarrier, cmd, 0, 0);
+
+	return ret < 0 ? -errno : (int)ret;
 }
 
 /**

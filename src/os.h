@@ -43,6 +43,7 @@ struct pcpu_os_caps {
 	bool guard_regions; /* MADV_GUARD_INSTALL/REMOVE work */
 	bool batch_advice; /* process_madvise() on ourselves works */
 	bool pagemap_scan; /* the PAGEMAP_SCAN ioctl works */
+	bool pagemap_read; /* reading /proc/self/pagemap works */
 };
 
 /*

@@ -245,7 +245,8 @@ struct pcpu_geometry {
 	bool balance_enabled;
 	bool show_stats;
 	bool force_numa; /* test-only: bind even on one node */
-	bool force_atomic_ops; /* test-only: this-CPU ops without rseq */
+	int rseq_opt; /* PCPU_RSEQ: 0 atomic, 1 ignore the arm64 gate, -1 */
+	const char *fake_release; /* test-only: gate on this arm64 release */
 
 	struct pcpu_os_caps caps;
 	size_t page_size;
@@ -491,6 +492,7 @@ void pcpu_destroy_chunk(struct pcpu_chunk *chunk);
 
 /* ops.c */
 void pcpu_ops_init(void);
+bool pcpu_rseq_kernel_bug(const char *release, const char *version);
 void *pcpu_this_unit_slow(void *ptr);
 int pcpu_rseq_fence(void);
 

@@ -233,11 +233,13 @@ static void pcpu_setup_hooks(void)
  */
 static int pcpu_setup(const struct pcpu_config *cfg)
 {
-	int ret = pcpu_os_init(&pcpu_geo.caps);
+	int ret;
 
+	pcpu_track_init(); /* before the probes: they read what the kernel wrote
+			    */
+	ret = pcpu_os_init(&pcpu_geo.caps);
 	if (ret)
 		return ret;
-	pcpu_track_init();
 	pcpu_geo.page_size = pcpu_geo.caps.page_size;
 	pcpu_geo.page_shift = __builtin_ctzl(pcpu_geo.page_size);
 	ret = pcpu_options_load(cfg, &pcpu_geo);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <pcpu.h>
+#include <pcpu/ops.h>
 
 #include "percpu-internal.h"
 
@@ -144,7 +145,7 @@ static const char *pcpu_errno_name(int err)
 
 /* Which placement runs: "mbind", or first touch and why.  Context:
  * pcpu_g.alloc_mutex. */
-static void pcpu_stats_print_placement(FILE *out)
+static void pcpu_status_placement(FILE *out)
 {
 	lockdep_assert_held_mutex();
 	if (pcpu_g.numa_fallback_err)
@@ -159,11 +160,63 @@ static void pcpu_stats_print_placement(FILE *out)
 				: "one node");
 }
 
+/* The modes the process runs in, one line each.  Context: alloc_mutex. */
+static void pcpu_status_lines(FILE *out)
+{
+	const struct pcpu_os_caps *caps = &pcpu_geo.caps;
+	const char *why;
+
+	if (pcpu_ops_mode(&why) == PCPU_OPS_RSEQ)
+		fprintf(out, "this-CPU operations: rseq (%s)\n", why);
+	else
+		fprintf(out, "this-CPU operations: atomic (reason: %s)\n", why);
+	pcpu_status_placement(out);
+	fprintf(out, "guard regions: %s\n",
+		caps->guard_regions ? "guard markers"
+		: pcpu_geo.strict_refused
+			? "mprotect fallback (strict mode refused)"
+			: "mprotect fallback");
+	fprintf(out, "presence scan: %s\n",
+		caps->pagemap_scan   ? "PAGEMAP_SCAN"
+		: caps->pagemap_read ? "pagemap"
+				     : "none (sums and the cleaner read every "
+				       "unit)");
+	fprintf(out, "batched advice: %s\n",
+		caps->batch_advice ? "process_madvise"
+				   : "none (one madvise per unit)");
+}
+
+/**
+ * pcpu_status_print - say which mode each capability runs in
+ * @out: the stream
+ *
+ * Five lines: "this-CPU operations: rseq (cpu_id)" or "atomic (reason:
+ * ...)" (see pcpu_ops_mode()), "NUMA placement: mbind" or "first touch
+ * (...)", "guard regions: guard markers" or "mprotect fallback", "presence
+ * scan: PAGEMAP_SCAN", "pagemap" or "none (...)", "batched advice:
+ * process_madvise" or "none (...)".  Every capability was verified by its
+ * effect at start-up; pcpu_stats_print() begins with the same lines.
+ *
+ * Context: takes pcpu_g.alloc_mutex.
+ * Return: 0, or -errno (-ENOMEM if the allocator cannot start, -EIO if
+ * @out failed).
+ */
+int pcpu_status_print(FILE *out)
+{
+	if (pcpu_ensure_init())
+		return -ENOMEM;
+	pcpu_mutex_lock();
+	pcpu_status_lines(out);
+	pcpu_mutex_unlock();
+	return ferror(out) ? -EIO : 0;
+}
+
 /**
  * pcpu_stats_print - write the allocator's statistics
  * @out: the stream
  *
- * The kernel's percpu_stats text: "Percpu Memory Statistics", the
+ * The lines of pcpu_status_print(), then the kernel's percpu_stats
+ * text: "Percpu Memory Statistics", the
  * allocation info, the global stats (nr_alloc, nr_dealloc, nr_cur_alloc,
  * nr_max_alloc, nr_chunks, nr_max_chunks, min_alloc_size, max_alloc_size,
  * empty_pop_pages) and per-chunk stats with the kernel's fields, plus
@@ -198,7 +251,8 @@ int pcpu_stats_print(FILE *out)
 	empty = pcpu_g.nr_empty_pop_pages;
 	pcpu_unlock();
 
-	fprintf(out, "Percpu Memory Statistics\nAllocation Info:\n%s",
+	pcpu_status_lines(out);
+	fprintf(out, "\nPercpu Memory Statistics\nAllocation Info:\n%s",
 		pcpu_stats_rule);
 	P(out, "unit_size", pcpu_geo.unit_size);
 	P(out, "static_size", 0);
@@ -207,7 +261,6 @@ int pcpu_stats_print(FILE *out)
 	P(out, "atom_size", pcpu_geo.page_size);
 	P(out, "alloc_size", pcpu_geo.unit_size);
 	P(out, "nr_units", pcpu_geo.nr_units);
-	pcpu_stats_print_placement(out);
 	fprintf(out, "\nGlobal Stats:\n%s", pcpu_stats_rule);
 	P(out, "nr_alloc", s.nr_alloc);
 	P(out, "nr_dealloc", s.nr_dealloc);

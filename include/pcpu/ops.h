@@ -62,6 +62,13 @@ PCPU_API uint64_t pcpu_op_slow(void *ptr, unsigned int size, int op, uint64_t v,
 PCPU_API int pcpu_cpu_slow(void);
 PCPU_API void pcpu_rseq_clear(void);
 
+/* pcpu_ops_mode(): which path the operations take, and why. */
+enum pcpu_ops_mode {
+	PCPU_OPS_ATOMIC = 0, /* atomic operations on unit (CPU % units) */
+	PCPU_OPS_RSEQ = 1, /* rseq critical sections */
+};
+PCPU_API int pcpu_ops_mode(const char **reason);
+
 /* rseq area fields used here (struct rseq of the kernel ABI: cpu_id_start
  * at 0, cpu_id at 4, rseq_cs at 8, flags at 16, node_id at 20, mm_cid at
  * 24); the critical sections spell them through these names */

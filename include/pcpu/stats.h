@@ -42,6 +42,9 @@ struct pcpu_stats_info {
 
 PCPU_API int pcpu_stats_print(FILE *out);
 PCPU_API int pcpu_stats_get(struct pcpu_stats_info *info);
+/* which mode each capability runs in, one line each (the first lines of
+ * pcpu_stats_print()) */
+PCPU_API int pcpu_status_print(FILE *out);
 
 #ifdef __cplusplus
 }
