@@ -110,7 +110,7 @@ static const char *pcpu_ops_refusal(void)
 #endif
 	if (pcpu_geo.rseq_opt == 0)
 		return "forced by PCPU_RSEQ=0";
-	if (__rseq_size < 8 || cpu < 0)
+	if (__rseq_size < 16 || cpu < 0) /* cpu_id and rseq_cs: 16 bytes */
 		return "rseq not registered by glibc";
 	if (!pcpu_membarrier_ok)
 		return "membarrier RSEQ unavailable";
@@ -154,8 +154,8 @@ void pcpu_ops_init(void)
  *          the units) on the rseq path, why otherwise ("rseq not
  *          registered by glibc", "fewer units than CPUs", "kernel with the
  *          arm64 rseq bug", "forced by PCPU_RSEQ=0", "membarrier RSEQ
- *          unavailable", "an operation ran without rseq", "no rseq
- *          operations in this build")
+ *          unavailable", "an operation ran without rseq", "a CPU
+ *          numbered beyond the units", "no rseq operations in this build")
  *
  * Starts the allocator if it was not.  The mode only ever goes from rseq
  * to atomic, when a thread without rseq runs an operation.
@@ -232,16 +232,21 @@ int pcpu_cpu_slow(void)
 	return (int)(pcpu_thread_cpu() % pcpu_geo.nr_units);
 }
 
-/* A thread without rseq met a process using rseq: go atomic for good. */
+/* A thread without rseq, or on a CPU without a unit (sysfs said fewer
+ * CPUs than there are), met a process using rseq: go atomic for good. */
 static void pcpu_ops_go_atomic(void)
 {
+	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
 	const char *none = NULL;
 
 	if (!__atomic_exchange_n(&pcpu_rseq_limit, 0, __ATOMIC_SEQ_CST))
 		return;
 	__atomic_compare_exchange_n(&pcpu_ops_why, &none,
-				    "an operation ran without rseq", false,
-				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+				    cpu >= 0 && (unsigned int)cpu >=
+							    pcpu_geo.nr_units
+					    ? "a CPU numbered beyond the units"
+					    : "an operation ran without rseq",
+				    false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	(void)pcpu_rseq_fence();
 }
 

@@ -78,6 +78,13 @@ static unsigned long os_calls[PCPU_OS_NR_CALLS];
 static unsigned long os_fail_at[PCPU_OS_NR_CALLS];
 static int os_fail_err[PCPU_OS_NR_CALLS];
 static void (*os_scan_hook)(void);
+/* where sysfs is: "/sys", or a test's directory of the same shape */
+static const char *os_sysfs = "/sys";
+
+void pcpu_os_set_sysfs_root(const char *root)
+{
+	os_sysfs = root ? root : "/sys";
+}
 
 /**
  * pcpu_os_set_scan_hook - run @hook inside every presence scan (tests)
@@ -127,13 +134,14 @@ static bool os_aligned(const void *addr, size_t len)
 }
 
 /* Highest number in a sysfs CPU/node list such as "0-3,8-11", plus one. */
-static int os_read_list_count(const char *path)
+static int os_read_list_count(const char *name)
 {
-	char buf[4096];
+	char buf[4096], path[PATH_MAX];
 	int fd, count = -ENOENT;
 	ssize_t n;
 	char *p;
 
+	snprintf(path, sizeof(path), "%s/devices/system/%s", os_sysfs, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -419,11 +427,11 @@ int pcpu_os_init(struct pcpu_os_caps *caps)
 	if (ps <= 0)
 		return -EINVAL;
 	caps->page_size = (size_t)ps;
-	n = os_read_list_count("/sys/devices/system/cpu/possible");
+	n = os_read_list_count("cpu/possible");
 	if (n <= 0)
 		n = (int)sysconf(_SC_NPROCESSORS_CONF);
 	caps->nr_possible_cpus = n > 0 ? (unsigned int)n : 1;
-	n = os_read_list_count("/sys/devices/system/node/online");
+	n = os_read_list_count("node/online");
 	caps->nr_nodes = n > 0 ? n : 1;
 	os_caps.page_size = caps->page_size;
 	os_probe(caps);
@@ -613,7 +621,8 @@ int pcpu_os_cpu_to_node(unsigned int cpu)
 
 	if (os_caps.nr_nodes <= 1)
 		return 0;
-	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u", cpu);
+	snprintf(path, sizeof(path), "%s/devices/system/cpu/cpu%u", os_sysfs,
+		 cpu);
 	dir = opendir(path);
 	if (!dir)
 		return -errno;

@@ -94,6 +94,9 @@ void pcpu_os_inject_fault(enum pcpu_os_call call, unsigned long nth, int err);
 unsigned long pcpu_os_calls(enum pcpu_os_call call);
 /* Test-only: call @hook inside each presence scan of the allocator. */
 void pcpu_os_set_scan_hook(void (*hook)(void));
+/* Test-only: read the CPU and node lists under @root instead of /sys
+ * (NULL: /sys again), as a container's virtualised sysfs would show. */
+void pcpu_os_set_sysfs_root(const char *root);
 /* Test-only: pretend the kernel lacks guard regions / batched advice. */
 void pcpu_os_force_caps(struct pcpu_os_caps *caps);
 

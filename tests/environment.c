@@ -145,6 +145,11 @@ static void seccomp_install(const struct deny *const *sets,
 
 static int nr_cpus;
 
+static int nr_cpus_online(void)
+{
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static void pin(int cpu)
 {
 	cpu_set_t set;
@@ -563,6 +568,160 @@ static void arm64_rseq_bug_gates_rseq_off_unless_overridden(void)
 	ops_counters_refs_exact();
 }
 
+/* ---------------------------------------------------- CPUs as they are */
+
+/* A sysfs of our own: cpu/possible, cpu/online and node/online. */
+static void fake_sysfs(const char *possible, const char *online)
+{
+	static char root[] = "/tmp/pcpu-sysfs-XXXXXX";
+	char path[256];
+	const char *const files[][2] = {{"cpu/possible", possible},
+					{"cpu/online", online},
+					{"node/online", "0"}};
+
+	CHECK(mkdtemp(root) != NULL);
+	snprintf(path, sizeof(path),
+		 "mkdir -p %s/devices/system/cpu "
+		 "%s/devices/system/node",
+		 root, root);
+	CHECK_EQ(system(path), 0);
+	for (int i = 0; i < 3; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/devices/system/%s", root,
+			 files[i][0]);
+		f = fopen(path, "w");
+		CHECK(f != NULL);
+		fprintf(f, "%s\n", files[i][1]);
+		fclose(f);
+	}
+	pcpu_os_set_sysfs_root(root);
+}
+
+/* Operations, counters and refs stay exact; with @idle_from >= 0, units
+ * from there on were never touched.  Return: the status text. */
+static char *exact_on_these_cpus(int idle_from)
+{
+	nr_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	ops_counters_refs_exact();
+	if (idle_from >= 0 && !TEST_SANITIZED && !RUNNING_ON_VALGRIND) {
+		void *p = pcpu_alloc(8, 8);
+
+		for (unsigned int u = (unsigned int)idle_from;
+		     u < pcpu_nr_units(); u++)
+			CHECK(!unit_resident(p, u));
+		pcpu_free(p);
+	}
+	return status_text();
+}
+
+/* Hot-pluggable vCPUs: possible 0-7, online 0-1.  Every possible CPU has
+ * a unit, rseq runs, the offline CPUs' units are never touched. */
+static void possible_cpus_beyond_online_get_idle_units(void)
+{
+	char *st;
+
+	fake_sysfs("0-7", "0-1");
+	CHECK_EQ(pcpu_nr_units(), 8);
+	st = exact_on_these_cpus(nr_cpus_online());
+	expect_status(st, ops_line(NULL));
+	free(st);
+}
+
+/* A virtualised sysfs (lxcfs) that shows fewer CPUs than the process runs
+ * on: CPU 1 has no unit, so the first operation there turns the process
+ * atomic, and everything stays exact. */
+static void sysfs_showing_fewer_cpus_than_run_stays_exact(void)
+{
+	char *st;
+
+	if (nr_cpus_online() < 2)
+		return; /* nothing runs beyond the one unit */
+	fake_sysfs("0", "0");
+	CHECK_EQ(pcpu_nr_units(), 1);
+	st = exact_on_these_cpus(-1);
+	expect_status(st, ops_line(__rseq_size ? "a CPU numbered beyond the "
+						 "units"
+					       : NULL));
+	free(st);
+}
+
+/* taskset to one CPU: units are still one per possible CPU, and the
+ * operations land on the allowed CPU's unit. */
+static void narrow_affinity_keeps_a_unit_per_possible_cpu(void)
+{
+	int last = nr_cpus_online() - 1;
+	uint64_t *p;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(last, &set);
+	CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
+	CHECK_EQ(pcpu_nr_units(), pcpu_geo.caps.nr_possible_cpus);
+	p = pcpu_alloc(8, 8);
+	for (int i = 0; i < 1000; i++)
+		pcpu_inc(p);
+	CHECK_EQ(*pcpu_ptr(p, last), 1000);
+	pcpu_free(p);
+}
+
+static bool toggling;
+static int toggles;
+
+static void cpu1_online(int on)
+{
+	int fd = open("/sys/devices/system/cpu/cpu1/online", O_WRONLY);
+
+	if (fd < 0)
+		return;
+	if (write(fd, on ? "1" : "0", 1) < 0)
+		perror("cpu1/online");
+	close(fd);
+}
+
+static void cpu1_back(void)
+{
+	cpu1_online(1);
+}
+
+static void *toggler(void *arg)
+{
+	(void)arg;
+	while (TEST_LOAD(toggling)) {
+		cpu1_online(0);
+		usleep(20000);
+		cpu1_online(1);
+		usleep(20000);
+		__atomic_add_fetch(&toggles, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* CPU 1 goes offline and online again, over and over, while operations,
+ * counters and refs run on it.  Needs root and a CPU 1 that can go
+ * offline; elsewhere it says so and checks nothing else. */
+static void cpu_offline_and_online_while_operations_run(void)
+{
+	pthread_t t;
+
+	if (access("/sys/devices/system/cpu/cpu1/online", W_OK) ||
+	    nr_cpus_online() < 2) {
+		printf("no CPU 1 to take offline here: not run\n");
+		return;
+	}
+	atexit(cpu1_back);
+	nr_cpus = 2;
+	TEST_STORE(toggling, true);
+	CHECK_EQ(pthread_create(&t, NULL, toggler, NULL), 0);
+	while (TEST_LOAD(toggles) < 25) {
+		released = 0;
+		ops_counters_refs_exact();
+	}
+	TEST_STORE(toggling, false);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	cpu1_online(1);
+}
+
 static const struct test_case cases[] = {
 	{"contracts_hold_with_mbind_denied", contracts_hold_with_mbind_denied,
 	 TEST_NO_MEMCHECK},
@@ -588,6 +747,15 @@ static const struct test_case cases[] = {
 	 rseq_gate_names_the_arm64_releases_with_the_bug, 0},
 	{"arm64_rseq_bug_gates_rseq_off_unless_overridden",
 	 arm64_rseq_bug_gates_rseq_off_unless_overridden, TEST_NO_MEMCHECK},
+	{"possible_cpus_beyond_online_get_idle_units",
+	 possible_cpus_beyond_online_get_idle_units, 0},
+	{"sysfs_showing_fewer_cpus_than_run_stays_exact",
+	 sysfs_showing_fewer_cpus_than_run_stays_exact, 0},
+	{"narrow_affinity_keeps_a_unit_per_possible_cpu",
+	 narrow_affinity_keeps_a_unit_per_possible_cpu, 0},
+	{"cpu_offline_and_online_while_operations_run",
+	 cpu_offline_and_online_while_operations_run,
+	 TEST_SERIAL | TEST_NO_MEMCHECK},
 };
 
 TEST_MAIN(cases)

@@ -310,11 +310,11 @@ static void *unregistering_worker(void *arg)
 	uint64_t *p = arg;
 	/* unregister glibc's area (test only): the length must be the one
 	 * glibc registered, which is 32 bytes or __rseq_size */
-	long r = syscall(SYS_rseq, pcpu_rseq_area(), 32, 1, 0x53053053);
+	long r = syscall(SYS_rseq, pcpu_rseq_area(), 32, 1, PCPU_RSEQ_SIG);
 
 	if (r)
 		r = syscall(SYS_rseq, pcpu_rseq_area(), __rseq_size, 1,
-			    0x53053053);
+			    PCPU_RSEQ_SIG);
 
 	CHECK(r == 0);
 	for (long i = 0; i < ops_per_thread; i++)

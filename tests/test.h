@@ -205,6 +205,7 @@ static inline int test_in_child(void (*fn)(void *), void *arg, char *err,
 #define TEST_NO_MEMCHECK 2u
 #define TEST_MANUAL 4u
 #define TEST_NO_TSAN 8u
+#define TEST_SERIAL 16u /* alone: changes what other tests would see */
 
 struct test_case {
 	const char *name;
@@ -218,7 +219,8 @@ struct test_case {
 #define TEST_TSAN 0
 #endif
 
-/* --list FILE: one line per case, "<name> <quick|slow>[ memcheck]". */
+/* --list FILE: one line per case,
+ * "<name> <quick|slow> <serial|shared>[ memcheck]". */
 static inline int test_list(const struct test_case *cases, size_t n,
 			    const char *path)
 {
@@ -231,8 +233,9 @@ static inline int test_list(const struct test_case *cases, size_t n,
 
 		if ((fl & TEST_MANUAL) || (TEST_TSAN && (fl & TEST_NO_TSAN)))
 			continue;
-		fprintf(f, "%s %s%s\n", cases[i].name,
+		fprintf(f, "%s %s %s%s\n", cases[i].name,
 			fl & TEST_SLOW ? "slow" : "quick",
+			fl & TEST_SERIAL ? "serial" : "shared",
 			fl & TEST_NO_MEMCHECK ? "" : " memcheck");
 	}
 	return fclose(f) ? 1 : 0;
