@@ -372,11 +372,14 @@ static const char *ops_line(const char *atomic_reason)
 {
 	static char buf[128];
 
+	if (TEST_TSAN) /* the library itself is built without rseq then */
+		return "this-CPU operations: atomic (reason: no rseq "
+		       "operations in this build)";
 	if (__rseq_size == 0 || RUNNING_ON_VALGRIND)
 		return "this-CPU operations: atomic (reason: rseq not "
 		       "registered by glibc)";
 	if (!atomic_reason)
-		return TEST_TSAN ? "this-CPU operations: atomic" : rseq_line;
+		return rseq_line;
 	snprintf(buf, sizeof(buf), "this-CPU operations: atomic (reason: %s)",
 		 atomic_reason);
 	return buf;
