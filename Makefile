@@ -10,7 +10,7 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
-.PHONY: all build release demo test test-quick test-asan test-tsan test-valgrind fuzz bench clean deps format install
+.PHONY: all build release demo test test-quick test-asan test-tsan test-valgrind fuzz bench clean deps format install vm-deps test-vm test-vm-all test-vm-ci
 
 all: build
 
@@ -89,6 +89,31 @@ bench: release
 	$(RELEASE)/bench/pcpu-bench --out bench/results
 	@if command -v gnuplot >/dev/null 2>&1; then \
 	  gnuplot -e "dir='bench/results'" bench/plot.gp && echo "plots: bench/results/update.png bench/results/growth.png"; fi
+
+# Test guests (vm/): other kernels, arm64, many CPUs, NUMA, under qemu's TCG.
+#   make test-vm [KERNEL=6.1|6.12|7.3] [ARCH=x86_64|arm64] [GLIBC=2.36|2.41]
+#                [SMP=N] [MAXCPUS=M] [NUMA=0|N] [LABELS=quick|""]
+# Root file systems and kernels come from Debian's archive and are cached
+# under $(BUILD)/vm/; see vm/test-vm.sh.
+VM_TOOLS := qemu-system-x86_64 qemu-system-aarch64 mmdebstrap mkfs.ext4 aarch64-linux-gnu-gcc
+vm-deps:
+	@for t in $(VM_TOOLS); do command -v $$t >/dev/null 2>&1 || need=1; done; \
+	if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq qemu-system-x86 qemu-system-arm qemu-utils mmdebstrap \
+	  e2fsprogs gcc-aarch64-linux-gnu g++-aarch64-linux-gnu; fi
+
+test-vm: vm-deps
+	vm/test-vm.sh
+
+# the guest subset CI runs: the quick cases on Linux 6.1 x86-64 and arm64
+test-vm-ci: vm-deps
+	KERNEL=6.1 ARCH=x86_64 vm/test-vm.sh
+	KERNEL=6.1 ARCH=arm64 vm/test-vm.sh
+
+# the whole matrix (README, "Kernels and machines"); every guest runs, the
+# exit status says whether all passed
+test-vm-all: vm-deps
+	vm/matrix.sh
 
 format:
 	clang-format -i src/*.c src/*.h include/*.h include/pcpu/*.h tests/*.c tests/*.h examples/*.c bench/*.c

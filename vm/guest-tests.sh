@@ -1,0 +1,28 @@
+#!/bin/sh
+# vm/guest-tests.sh BUILD JOBS LABELS - run inside a test guest: the
+# project's ctest suite of BUILD (built on the host for this guest's
+# architecture), the cases labelled LABELS ("quick", or "" for all), never
+# the memcheck ones or those that need the host's tools ("host").  Prints
+# what the guest is and which modes libpcpu runs in first.
+set -u
+build=$1 jobs=$2 labels=$3
+cd "$build" || exit 1
+echo "guest: Linux $(uname -r) $(uname -m); $(ldd --version 2>&1 | head -n 1)"
+echo "guest: CPUs online $(cat /sys/devices/system/cpu/online), possible $(cat /sys/devices/system/cpu/possible); NUMA nodes $(cat /sys/devices/system/node/online 2>/dev/null || echo 0)"
+# the case lists: written by the programs themselves (a cross build could
+# not run them on the host)
+for f in tests/*_tests.cmake; do
+	p=${f%_tests.cmake}
+	[ -x "$p" ] && "$p" --list "$p.cases"
+done
+echo "guest: status lines:"
+PCPU_SHOW_STATS=1 examples/pcpu-demo 2>&1 >/dev/null | head -n 5 | sed 's/^/  /'
+start=$(cut -d' ' -f1 /proc/uptime)
+if [ -n "$labels" ]; then
+	ctest --output-on-failure -j "$jobs" -L "$labels" -LE "memcheck|host"
+else
+	ctest --output-on-failure -j "$jobs" -LE "memcheck|host"
+fi
+rc=$?
+echo "guest: ctest took $(awk -v a="$start" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN{printf "%.0f", b-a}') s, exit $rc"
+exit $rc
