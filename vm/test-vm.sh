@@ -72,7 +72,7 @@ else
 	cmake --build "$build" -j "$(nproc)" >&2
 fi
 
-name=$ARCH-$KERNEL-glibc$GLIBC-smp$SMP${MAXCPUS:+-max$MAXCPUS}$([ "$NUMA" -gt 1 ] && echo "-numa$NUMA")
+name=$ARCH-$KERNEL-glibc$GLIBC-smp$SMP${MAXCPUS:+-max$MAXCPUS}$(if [ "$NUMA" -gt 1 ]; then echo "-numa$NUMA"; fi)
 runs=$V/runs/$name
 mkdir -p "$runs"
 cat >"$runs/run.sh" <<RUN
