@@ -55,6 +55,11 @@ static void setup(unsigned int nr_units, int strict)
 	cfg.strict = strict;
 	cfg.balance = 0;
 	CHECK_EQ(pcpu_init(&cfg), 0);
+	/* Without guard regions (Linux < 6.13) start-up refuses strict mode,
+	 * which would take a real process to vm.max_map_count; these cases
+	 * drive the backend's mprotect fallback of it on a few chunks. */
+	if (strict && !pcpu_geo.strict)
+		pcpu_geo.strict = true;
 	pcpu_mutex_lock();
 	holding_mutex = true;
 }
