@@ -82,11 +82,21 @@ struct plugin_thread {
 	int ran, unloaded;
 };
 
+static __thread volatile sig_atomic_t signalled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	signalled = 1;
+}
+
 /*
  * The thread's last critical section (in the plugin) happens before the
- * unload; it then spins, never leaving the CPU on its own, until the plugin
- * is gone, and only then sleeps: its next preemption makes the kernel look
- * at whatever rseq_cs still names.
+ * unload; it then spins in user space, never leaving the CPU on its own,
+ * until the plugin is gone and a signal has interrupted it there: the
+ * kernel looks at whatever rseq_cs still names before it delivers a signal
+ * (and, before Linux 6.19, after every sleep too; since then not on a
+ * return from a system call, so sleeping alone shows nothing there).
  */
 static void *plugin_worker(void *arg)
 {
@@ -96,7 +106,7 @@ static void *plugin_worker(void *arg)
 	if (t->clear)
 		t->clear();
 	TEST_STORE(t->ran, 1);
-	while (!TEST_LOAD(t->unloaded))
+	while (!TEST_LOAD(t->unloaded) || !signalled)
 		;
 	for (int i = 0; i < 50; i++)
 		usleep(1000);
@@ -117,6 +127,7 @@ static void plugin_unload(const char *path, bool clear_each_thread)
 	unsigned long *obj = alloc(sizeof(*obj), sizeof(*obj)), sum = 0;
 
 	CHECK(obj != NULL);
+	signal(SIGUSR1, on_usr1);
 	for (int i = 0; i < 2; i++) {
 		t[i] = (struct plugin_thread){
 			.bump = test_dlsym(plugin, "plugin_bump"),
@@ -134,8 +145,10 @@ static void plugin_unload(const char *path, bool clear_each_thread)
 	CHECK_EQ(dlclose(plugin), 0);
 	/* the plugin's code and descriptors are unmapped now */
 	CHECK(dlopen(path, RTLD_NOW | RTLD_NOLOAD) == NULL);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		TEST_STORE(t[i].unloaded, 1);
+		CHECK_EQ(pthread_kill(tid[i], SIGUSR1), 0);
+	}
 	for (int i = 0; i < 2; i++)
 		CHECK_EQ(pthread_join(tid[i], NULL), 0);
 	for (unsigned int u = 0; u < nr_units(); u++)
