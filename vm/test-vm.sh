@@ -95,4 +95,6 @@ else
 	tail -n 30 "$runs/console.log"
 fi
 echo "$name $rc $wall" >>"$V/runs/summary.txt"
+"$here/row.sh" "$runs" "$ARCH" "$GLIBC" "$SMP" "$MAXCPUS" "$NUMA" \
+	"${LABELS:-all}" "$rc" "$wall" >"$runs/row.md"
 exit $rc
