@@ -10,6 +10,13 @@ build=$1 jobs=$2 labels=$3
 # under memcheck (the same contracts, fewer iterations)
 export PCPU_TEST_SCALE=${PCPU_TEST_SCALE:-5} PCPU_TEST_OPS=${PCPU_TEST_OPS:-100000}
 cd "$build" || exit 1
+# MAXCPUS guests: all but the first pcpu_online CPUs go offline
+online=$(sed -n 's/.*pcpu_online=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$online" ]; then
+	for c in /sys/devices/system/cpu/cpu[0-9]*; do
+		[ "${c##*cpu}" -ge "$online" ] && echo 0 >"$c/online"
+	done
+fi
 echo "guest: Linux $(uname -r) $(uname -m); $(ldd --version 2>&1 | head -n 1)"
 echo "guest: CPUs online $(cat /sys/devices/system/cpu/online), possible $(cat /sys/devices/system/cpu/possible); NUMA nodes $(cat /sys/devices/system/node/online 2>/dev/null || echo 0)"
 # the case lists: written by the programs themselves (a cross build could
