@@ -82,6 +82,20 @@ static bool pcpu_env_bool(const char *name, bool def)
 	return v < 0 ? def : v;
 }
 
+/* PCPU_NUMA: "bind" sets a NUMA policy per node's run of units (a mapping
+ * each), "first-touch" (the default) leaves a chunk one mapping. */
+static bool pcpu_env_numa_bind(void)
+{
+	const char *v = getenv("PCPU_NUMA");
+
+	if (!v || !strcmp(v, "first-touch"))
+		return false;
+	if (!strcmp(v, "bind"))
+		return true;
+	pcpu_env_invalid("PCPU_NUMA", v, "expected first-touch or bind");
+	return false;
+}
+
 static size_t pcpu_env_unit_size(size_t page_size)
 {
 	const char *v = getenv("PCPU_UNIT_SIZE");
@@ -181,6 +195,7 @@ int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 	geo->show_stats = pcpu_tristate(
 		cfg->show_stats, pcpu_env_bool("PCPU_SHOW_STATS", false));
 	geo->rseq_opt = pcpu_env_01("PCPU_RSEQ");
+	geo->numa_bind = pcpu_env_numa_bind() || geo->force_numa;
 	pcpu_strict_check(geo,
 			  cfg->strict == 1 || (cfg->strict < 0 && env_strict &&
 					       getenv("PCPU_STRICT")));

@@ -244,6 +244,7 @@ struct pcpu_geometry {
 	bool strict_refused; /* asked for (or the debug default), no guards */
 	bool balance_enabled;
 	bool show_stats;
+	bool numa_bind; /* PCPU_NUMA=bind: mbind each node's run of units */
 	bool force_numa; /* test-only: bind even on one node */
 	int rseq_opt; /* PCPU_RSEQ: 0 atomic, 1 ignore the arm64 gate, -1 */
 	const char *fake_release; /* test-only: gate on this arm64 release */

@@ -143,21 +143,24 @@ static const char *pcpu_errno_name(int err)
 	}
 }
 
-/* Which placement runs: "mbind", or first touch and why.  Context:
- * pcpu_g.alloc_mutex. */
+/* Which placement runs: "mbind" (PCPU_NUMA=bind), or first touch and why.
+ * Context: pcpu_g.alloc_mutex. */
 static void pcpu_status_placement(FILE *out)
 {
 	lockdep_assert_held_mutex();
 	if (pcpu_g.numa_fallback_err)
 		fprintf(out, "NUMA placement: first touch (mbind: %s)\n",
 			pcpu_errno_name(pcpu_g.numa_fallback_err));
-	else if (pcpu_geo.unit_node)
-		fprintf(out, "NUMA placement: mbind\n");
+	else if (pcpu_geo.unit_node && pcpu_geo.numa_bind)
+		fprintf(out, "NUMA placement: mbind (PCPU_NUMA=bind)\n");
+	else if (pcpu_geo.caps.nr_nodes <= 1)
+		fprintf(out, "NUMA placement: first touch (one node)\n");
+	else if (!pcpu_geo.numa_bind)
+		fprintf(out, "NUMA placement: first touch (%d nodes)\n",
+			pcpu_geo.caps.nr_nodes);
 	else
-		fprintf(out, "NUMA placement: first touch (%s)\n",
-			pcpu_geo.caps.nr_nodes > 1
-				? "CPUs interleaved over nodes"
-				: "one node");
+		fprintf(out, "NUMA placement: first touch (CPUs interleaved "
+			     "over nodes)\n");
 }
 
 /* The modes the process runs in, one line each.  Context: alloc_mutex. */
@@ -191,11 +194,11 @@ static void pcpu_status_lines(FILE *out)
  * @out: the stream
  *
  * Five lines: "this-CPU operations: rseq (cpu_id)" or "atomic (reason:
- * ...)" (see pcpu_ops_mode()), "NUMA placement: mbind" or "first touch
- * (...)", "guard regions: guard markers" or "mprotect fallback", "presence
- * scan: PAGEMAP_SCAN", "pagemap" or "none (...)", "batched advice:
- * process_madvise" or "none (...)".  Every capability was verified by its
- * effect at start-up; pcpu_stats_print() begins with the same lines.
+ * ...)" (see pcpu_ops_mode()), "NUMA placement: first touch (...)" or
+ * "mbind (PCPU_NUMA=bind)", "guard regions: guard markers" or "mprotect
+ * fallback", "presence scan: PAGEMAP_SCAN", "pagemap" or "none (...)", "batched
+ * advice: process_madvise" or "none (...)".  Every capability was verified by
+ * its effect at start-up; pcpu_stats_print() begins with the same lines.
  *
  * Context: takes pcpu_g.alloc_mutex.
  * Return: 0, or -errno (-ENOMEM if the allocator cannot start, -EIO if

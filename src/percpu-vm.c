@@ -325,11 +325,18 @@ void pcpu_depopulate_chunk(struct pcpu_chunk *chunk, int page_start,
 }
 
 /*
- * NUMA placement is a preference: a kernel or seccomp profile that refuses
- * mbind() (EPERM, ENOSYS, EINVAL...) turns it off for the rest of the
- * process, and pages land where they are first touched (a unit is first
- * written by its own CPU, so mostly on its node anyway).  Only the kernel
- * running out of memory fails the chunk.
+ * NUMA placement is by first touch unless PCPU_NUMA=bind: the chunk keeps
+ * the default (local) policy, so a unit page lands on the node of the CPU
+ * that first writes it, which is the unit's own CPU for this-CPU
+ * operations; and the chunk stays one mapping.  A policy per node's run of
+ * units (PCPU_NUMA=bind) also places pages that another CPU touches first,
+ * but the kernel keeps one policy per mapping, so each run costs a mapping
+ * of its own: 2-4 mappings a chunk instead of 1-2 on a two-node host.
+ *
+ * Either way placement is a preference: a kernel or seccomp profile that
+ * refuses mbind() (EPERM, ENOSYS, EINVAL...) turns binding off for the
+ * rest of the process, and pages land where they are first touched.  Only
+ * the kernel running out of memory fails the chunk.
  */
 static bool pcpu_bind_oom(int ret)
 {
@@ -342,7 +349,8 @@ static int pcpu_chunk_bind(struct pcpu_chunk *chunk)
 	unsigned int u, start;
 	int ret;
 
-	if (!pcpu_geo.unit_node || pcpu_g.numa_fallback_err)
+	if (!pcpu_geo.numa_bind || !pcpu_geo.unit_node ||
+	    pcpu_g.numa_fallback_err)
 		return 0;
 	for (start = 0; start < pcpu_geo.nr_units; start = u) {
 		int node = pcpu_geo.unit_node[start];
@@ -372,9 +380,10 @@ static int pcpu_chunk_bind(struct pcpu_chunk *chunk)
  * unit becomes the guard (a guard region, or PROT_NONE where the kernel
  * has no guard regions); in strict mode every unit is guarded too, in the
  * same call.  THP is turned off unless units are at least 2 MiB (one touch
- * would otherwise fault in a huge page spanning many units), and on NUMA
- * machines each run of units on one node prefers that node (a refused
- * preference turns placement off, see above).  No page is populated.
+ * would otherwise fault in a huge page spanning many units), and with
+ * PCPU_NUMA=bind on NUMA machines each run of units on one node prefers
+ * that node (a refused preference turns binding off, see above).  No page
+ * is populated.
  *
  * Context: pcpu_g.alloc_mutex; makes system calls.
  * Return: the chunk, or NULL with errno set (ENOMEM, or what the kernel

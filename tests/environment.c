@@ -725,6 +725,137 @@ static void cpu_offline_and_online_while_operations_run(void)
 	cpu1_online(1);
 }
 
+/* ------------------------------------------------------------------ NUMA */
+
+/* The node sysfs gives CPU @cpu, or -1. */
+static int cpu_node(int cpu)
+{
+	char path[96];
+
+	for (int n = 0; n < 64; n++) {
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/cpu/cpu%d/node%d", cpu, n);
+		if (access(path, F_OK) == 0)
+			return n;
+	}
+	return -1;
+}
+
+/* The node the page at @addr is on (it must be in memory), or -1. */
+static int page_node(const void *addr)
+{
+	int node = -1;
+
+	/* MPOL_F_NODE | MPOL_F_ADDR: the node of the page at addr */
+	if (syscall(SYS_get_mempolicy, &node, NULL, 0UL, addr, 3UL))
+		return -1;
+	return node;
+}
+
+/* Mappings in /proc/self/maps that overlap the chunk of @p. */
+static int mappings_of_chunk(const void *p)
+{
+	uintptr_t base = (uintptr_t)p & ~(pcpu_geo.unit_size - 1);
+	uintptr_t end = base + pcpu_geo.chunk_size;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		uintptr_t lo, hi;
+
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo < end &&
+		    hi > base)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Two nodes or more, or say so. */
+static bool numa_host(void)
+{
+	if (access("/sys/devices/system/node/node1", F_OK)) {
+		printf("one NUMA node here: not run (the 2-node guest, make "
+		       "test-vm NUMA=2, runs it)\n");
+		return false;
+	}
+	return true;
+}
+
+/* The mappings a chunk may take: one, and one for a PROT_NONE guard. */
+static int chunk_mapping_bound(void)
+{
+	return pcpu_geo.caps.guard_regions ? 1 : 2;
+}
+
+/*
+ * The default placement on a NUMA machine: every online CPU writes its own
+ * unit of a fresh page-sized object first, and that page is on the CPU's
+ * node; the chunk stays one mapping (and its guard).  Seen in the 2-node
+ * guest before: a policy per node's run of units, 4 mappings a chunk.
+ */
+static void numa_first_touch_places_units_in_one_mapping(void)
+{
+	char *st;
+	char *p;
+
+	if (!numa_host())
+		return;
+	nr_cpus = nr_cpus_online();
+	p = pcpu_alloc(4096, 4096);
+	CHECK(p != NULL);
+	for (int c = 0; c < nr_cpus && c < (int)pcpu_nr_units(); c++) {
+		pin(c);
+		CHECK(!unit_resident(p, (unsigned int)c));
+		*(volatile char *)pcpu_ptr(p, (unsigned int)c) = 1;
+		printf("CPU %d (node %d): its unit's page on node %d\n", c,
+		       cpu_node(c), page_node(pcpu_ptr(p, (unsigned int)c)));
+		CHECK_EQ(page_node(pcpu_ptr(p, (unsigned int)c)), cpu_node(c));
+	}
+	printf("mappings of the chunk: %d\n", mappings_of_chunk(p));
+	CHECK(mappings_of_chunk(p) <= chunk_mapping_bound());
+	st = status_text();
+	expect_status(st, "NUMA placement: first touch (");
+	CHECK(strstr(st, "nodes)") != NULL);
+	free(st);
+	pcpu_free(p);
+}
+
+/*
+ * PCPU_NUMA=bind: one thread, on CPU 0, writes every unit first, and each
+ * unit's page is still on its CPU's node; a mapping per node's run.
+ */
+static void numa_bind_places_units_touched_from_one_cpu(void)
+{
+	unsigned int u, runs = 1;
+	char *st;
+	char *p;
+
+	if (!numa_host())
+		return;
+	setenv("PCPU_NUMA", "bind", 1);
+	nr_cpus = nr_cpus_online();
+	p = pcpu_alloc(4096, 4096);
+	CHECK(p != NULL);
+	st = status_text();
+	expect_status(st, "NUMA placement: mbind (PCPU_NUMA=bind)");
+	free(st);
+	pin(0);
+	for (u = 0; u < pcpu_nr_units(); u++) {
+		*(volatile char *)pcpu_ptr(p, u) = 1;
+		if (u && cpu_node((int)u) != cpu_node((int)u - 1))
+			runs++;
+		if (cpu_node((int)u) >= 0)
+			CHECK_EQ(page_node(pcpu_ptr(p, u)), cpu_node((int)u));
+	}
+	printf("mappings of the chunk: %d (%u runs of units)\n",
+	       mappings_of_chunk(p), runs);
+	CHECK(mappings_of_chunk(p) <= chunk_mapping_bound() - 1 + (int)runs);
+	pcpu_free(p);
+}
+
 static const struct test_case cases[] = {
 	{"contracts_hold_with_mbind_denied", contracts_hold_with_mbind_denied,
 	 TEST_NO_MEMCHECK},
@@ -756,6 +887,10 @@ static const struct test_case cases[] = {
 	 sysfs_showing_fewer_cpus_than_run_stays_exact, 0},
 	{"narrow_affinity_keeps_a_unit_per_possible_cpu",
 	 narrow_affinity_keeps_a_unit_per_possible_cpu, 0},
+	{"numa_first_touch_places_units_in_one_mapping",
+	 numa_first_touch_places_units_in_one_mapping, TEST_NO_MEMCHECK},
+	{"numa_bind_places_units_touched_from_one_cpu",
+	 numa_bind_places_units_touched_from_one_cpu, TEST_NO_MEMCHECK},
 	{"cpu_offline_and_online_while_operations_run",
 	 cpu_offline_and_online_while_operations_run,
 	 TEST_SERIAL | TEST_NO_MEMCHECK},
