@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/mman.h>
@@ -235,6 +236,57 @@ static void t_rss_proportional_to_used_cpus(void)
 	 * eighth of the memory they were in */
 	CHECK_RSS(end - start <=
 		  2 * 1024 + (PCPU_ASAN ? (full - start) / 8 : 0));
+	free(p);
+}
+
+/*
+ * On real CPUs: 2^17 live 8-byte objects (1 MiB a copy), then one online
+ * CPU after another adds to its own copy of each with this-CPU operations.
+ * Each CPU's turn adds one copy to RSS + page tables (0.75-1.5 MiB), and
+ * no more: the units of CPUs that did not run stay out of memory.  The
+ * test guests run it with 16 CPUs (make test-vm SMP=16).
+ */
+static void t_rss_grows_by_one_copy_per_cpu_that_writes(void)
+{
+	const size_t n = 1u << 17, copy_kb = n * 8 / 1024;
+	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t **p = malloc(n * sizeof(*p));
+	long before, after, first;
+	cpu_set_t set;
+
+	if (TEST_TSAN) {
+		printf("ThreadSanitizer's shadow grows with every write: not "
+		       "run\n");
+		free(p);
+		return;
+	}
+	CHECK(p != NULL);
+	memset(p, 0, n * sizeof(*p));
+	setup(0, 0, 0);
+	for (size_t i = 0; i < n; i++) {
+		p[i] = pcpu_alloc(8, 8);
+		CHECK(p[i] != NULL);
+	}
+	first = before = test_rss_kb();
+	for (int c = 0; c < cpus && c < (int)pcpu_nr_units(); c++) {
+		CPU_ZERO(&set);
+		CPU_SET(c, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			continue; /* not ours to run on (a cpuset) */
+		for (size_t i = 0; i < n; i++)
+			pcpu_add(p[i], 1);
+		after = test_rss_kb();
+		printf("CPU %d: +%ld KiB (a copy is %zu KiB)\n", c,
+		       after - before, copy_kb);
+		CHECK_RSS(after - before >= (long)copy_kb * 3 / 4);
+		CHECK_RSS(after - before <= (long)copy_kb * 3 / 2);
+		CHECK_EQ(*pcpu_ptr(p[n - 1], (unsigned int)c), 1);
+		before = after;
+	}
+	printf("%d CPUs wrote: +%ld KiB in all, %.2f copies\n", cpus,
+	       before - first, (double)(before - first) / (double)copy_kb);
+	for (size_t i = 0; i < n; i++)
+		pcpu_free(p[i]);
 	free(p);
 }
 
@@ -957,6 +1009,8 @@ static const struct test_case cases[] = {
 	{"alloc_zeroed_aligned_distinct", t_alloc_zeroed_aligned_distinct, 0},
 	{"model_random_operations", t_model_random_operations, TEST_SLOW},
 	{"rss_proportional_to_used_cpus", t_rss_proportional_to_used_cpus, 0},
+	{"rss_grows_by_one_copy_per_cpu_that_writes",
+	 t_rss_grows_by_one_copy_per_cpu_that_writes, TEST_NO_MEMCHECK},
 	{"ten_million_objects", t_ten_million_objects, TEST_NO_MEMCHECK},
 	{"nowait_makes_no_syscall", t_nowait_makes_no_syscall,
 	 TEST_NO_MEMCHECK},
