@@ -618,14 +618,19 @@ static char *exact_on_these_cpus(int idle_from)
 	return status_text();
 }
 
-/* Hot-pluggable vCPUs: possible 0-7, online 0-1.  Every possible CPU has
- * a unit, rseq runs, the offline CPUs' units are never touched. */
+/* Hot-pluggable vCPUs: six more possible CPUs than are online (the real
+ * online ones: a 16-CPU guest runs on CPUs 8-15 too).  Every possible CPU
+ * has a unit, rseq runs, the offline CPUs' units are never touched. */
 static void possible_cpus_beyond_online_get_idle_units(void)
 {
+	int n = nr_cpus_online();
+	char possible[32], online[32];
 	char *st;
 
-	fake_sysfs("0-7", "0-1");
-	CHECK_EQ(pcpu_nr_units(), 8);
+	snprintf(possible, sizeof(possible), "0-%d", n + 5);
+	snprintf(online, sizeof(online), n > 1 ? "0-%d" : "%d", n - 1);
+	fake_sysfs(possible, online);
+	CHECK_EQ(pcpu_nr_units(), n + 6);
 	st = exact_on_these_cpus(nr_cpus_online());
 	expect_status(st, ops_line(NULL));
 	free(st);
