@@ -33,6 +33,13 @@ extern "C" {
  *          -1 PCPU_STRICT (default 0; 1 in PCPU_DEBUG builds)
  * @show_stats: 1 print the statistics to stderr at exit, 0 not,
  *              -1 PCPU_SHOW_STATS (default 0)
+ * @index: what numbers the units the this-CPU operations use:
+ *         PCPU_INDEX_CPU the CPU, PCPU_INDEX_CID the kernel's concurrency
+ *         ID (mm_cid: memory grows with min(threads, CPUs) copies however
+ *         threads roam; Linux 6.3+), PCPU_INDEX_AUTO the concurrency ID
+ *         on one NUMA node and the CPU on several, -1 PCPU_INDEX
+ *         (cpu, cid or auto; default auto).  Without mm_cid from the
+ *         kernel it is the CPU, and the status line says why.
  *
  * Start from pcpu_config_init(), which sets every field to "the
  * environment, else the default", and change what you need.
@@ -43,7 +50,12 @@ struct pcpu_config {
 	int balance;
 	int strict;
 	int show_stats;
+	int index;
 };
+
+#define PCPU_INDEX_CPU 0
+#define PCPU_INDEX_CID 1
+#define PCPU_INDEX_AUTO 2
 
 /* Fill @cfg with "use the environment, else the defaults". */
 static inline void pcpu_config_init(struct pcpu_config *cfg)
@@ -53,6 +65,7 @@ static inline void pcpu_config_init(struct pcpu_config *cfg)
 	cfg->balance = -1;
 	cfg->strict = -1;
 	cfg->show_stats = -1;
+	cfg->index = -1;
 }
 
 PCPU_API int pcpu_init(const struct pcpu_config *cfg);

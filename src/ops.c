@@ -19,7 +19,20 @@
  * membarrier returns, any section that read the old limit has been
  * restarted and reads 0: no plain commit can follow the switch.  Without
  * membarrier (Linux < 5.10) that argument is not available, so such
- * processes run atomic from the start.
+ * processes run atomic from the start.  The membarrier reaches every
+ * thread of the process, whatever numbers the units.
+ *
+ * What numbers the units (the index mode, chosen here once): the CPU
+ * (rseq cpu_id), or the kernel's concurrency ID (rseq mm_cid, Linux 6.3+).
+ * A concurrency ID is unique among the process's threads running at any
+ * instant and is reassigned only when a thread is scheduled, which aborts
+ * any critical section of that thread first; so, like a CPU number, it
+ * names a unit no other critical section can write meanwhile.  It stays
+ * below min(threads, allowed CPUs), and a thread keeps its ID as it
+ * migrates (while threads <= CPUs): memory grows with the threads that
+ * write, not with the CPUs they roam over.  On several NUMA nodes the CPU
+ * is the default, since placement by first touch needs the unit's pages
+ * written from the CPU (so the node) that uses them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,13 +40,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/utsname.h>
 
 #include <pcpu/ops.h>
 
 #include "percpu-internal.h"
 
+#ifndef AT_RSEQ_FEATURE_SIZE
+#define AT_RSEQ_FEATURE_SIZE 27
+#endif
+
 unsigned int pcpu_rseq_limit;
+unsigned long pcpu_rseq_index = PCPU_RSEQ_CPU_ID_OFFSET;
+/* What numbers the units and, when not what was asked for, why. */
+static const char *pcpu_index_why = "cpu_id";
 unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
 static bool pcpu_membarrier_ok;
 /* Why the operations are atomic (NULL while rseq runs); set once. */
@@ -135,8 +156,52 @@ static bool pcpu_membarrier_probe(void)
 	       !pcpu_os_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ);
 }
 
+/*
+ * The kernel fills mm_cid for a registered rseq area when its rseq feature
+ * size covers the field (Linux 6.3+: 28 or more).  glibc's own __rseq_size
+ * may say less (20 with glibc 2.36) though it registers the 32-byte area
+ * the kernel fills; so the kernel's word decides, and the registration.
+ */
+static bool pcpu_mm_cid_filled(void)
+{
+	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
+
+	return __rseq_size >= 16 && cpu >= 0 &&
+	       getauxval(AT_RSEQ_FEATURE_SIZE) >= PCPU_RSEQ_MM_CID_OFFSET + 4;
+}
+
+/* The index mode from PCPU_INDEX / pcpu_config.index and what the kernel
+ * offers: mm_cid, or the CPU and why. */
+static bool pcpu_index_choose(void)
+{
+	int opt = pcpu_geo.index_opt;
+
+	if (opt == PCPU_INDEX_CPU) {
+		pcpu_index_why = "cpu_id";
+		return false;
+	}
+	if (!pcpu_mm_cid_filled()) {
+		pcpu_index_why = opt == PCPU_INDEX_CID
+					 ? "cpu_id (cid asked for: no mm_cid "
+					   "from this kernel or thread)"
+					 : "cpu_id (auto: no mm_cid from this "
+					   "kernel or thread)";
+		return false;
+	}
+	if (opt == PCPU_INDEX_AUTO && pcpu_geo.caps.nr_nodes > 1) {
+		pcpu_index_why = "cpu_id (auto: several NUMA nodes)";
+		return false;
+	}
+	pcpu_index_why = "mm_cid";
+	return true;
+}
+
 /**
- * pcpu_ops_init - choose between rseq and atomic operations
+ * pcpu_ops_init - choose between rseq and atomic operations, and what
+ * numbers the units
+ *
+ * The index is published before the limit that lets critical sections
+ * run, so no section uses a unit number of the wrong kind.
  *
  * Context: allocator start-up.
  */
@@ -144,18 +209,27 @@ void pcpu_ops_init(void)
 {
 	pcpu_membarrier_ok = pcpu_membarrier_probe();
 	pcpu_ops_why = pcpu_ops_refusal();
+	__atomic_store_n(&pcpu_rseq_index,
+			 pcpu_index_choose() ? PCPU_RSEQ_MM_CID_OFFSET
+					     : PCPU_RSEQ_CPU_ID_OFFSET,
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&pcpu_rseq_limit, pcpu_ops_why ? 0 : pcpu_geo.nr_units,
 			 __ATOMIC_SEQ_CST);
 }
 
 /**
  * pcpu_ops_mode - which path the this-CPU operations take
- * @reason: if not NULL, set to a constant string: "cpu_id" (what indexes
- *          the units) on the rseq path, why otherwise ("rseq not
+ * @reason: if not NULL, set to a constant string: on the rseq path what
+ *          numbers the units, "mm_cid" or "cpu_id" (followed by why,
+ *          when PCPU_INDEX was auto or cid: "cpu_id (auto: several NUMA
+ *          nodes)", "cpu_id (auto: no mm_cid from this kernel or
+ *          thread)", "cpu_id (cid asked for: ...)"); otherwise why the
+ *          operations are atomic ("rseq not
  *          registered by glibc", "fewer units than CPUs", "kernel with the
  *          arm64 rseq bug", "forced by PCPU_RSEQ=0", "membarrier RSEQ
  *          unavailable", "an operation ran without rseq", "a CPU
- *          numbered beyond the units", "no rseq operations in this build")
+ *          numbered beyond the units", "a concurrency ID beyond the
+ *          units", "no rseq operations in this build")
  *
  * Starts the allocator if it was not.  The mode only ever goes from rseq
  * to atomic, when a thread without rseq runs an operation.
@@ -174,7 +248,7 @@ int pcpu_ops_mode(const char **reason)
 	if (!why && !__atomic_load_n(&pcpu_rseq_limit, __ATOMIC_ACQUIRE))
 		why = "an operation ran without rseq";
 	if (reason)
-		*reason = why ? why : "cpu_id";
+		*reason = why ? why : pcpu_index_why;
 	return why ? PCPU_OPS_ATOMIC : PCPU_OPS_RSEQ;
 }
 
@@ -210,9 +284,22 @@ void pcpu_rseq_clear(void)
 			 0, __ATOMIC_RELAXED);
 }
 
+/* The calling thread's field that numbers units (cpu_id or mm_cid), or -1
+ * if the thread has no registered rseq. */
+static int pcpu_rseq_field(void)
+{
+	char *rs = pcpu_rseq_area();
+
+	if (*(volatile int *)(rs + PCPU_RSEQ_CPU_ID_OFFSET) < 0)
+		return -1;
+	return *(volatile int *)(rs + pcpu_rseq_index);
+}
+
+/* The calling thread's unit number as the index mode numbers units: its
+ * rseq field if registered, else the CPU getcpu() says. */
 static unsigned int pcpu_thread_cpu(void)
 {
-	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
+	int cpu = pcpu_rseq_field();
 
 	if (cpu < 0)
 		cpu = pcpu_os_getcpu();
@@ -223,7 +310,8 @@ static unsigned int pcpu_thread_cpu(void)
  * pcpu_cpu_slow - pcpu_cpu() when the rseq area cannot say
  *
  * Context: any.
- * Return: the current CPU's unit (CPU number modulo the units).
+ * Return: the current CPU's unit (CPU number, or concurrency ID in the
+ * mm_cid mode, modulo the units).
  */
 int pcpu_cpu_slow(void)
 {
@@ -233,20 +321,21 @@ int pcpu_cpu_slow(void)
 }
 
 /* A thread without rseq, or on a CPU without a unit (sysfs said fewer
- * CPUs than there are), met a process using rseq: go atomic for good. */
+ * CPUs than there are) or with a concurrency ID beyond them, met a process
+ * using rseq: go atomic for good. */
 static void pcpu_ops_go_atomic(void)
 {
-	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
-	const char *none = NULL;
+	int cpu = pcpu_rseq_field();
+	bool cid = pcpu_rseq_index == PCPU_RSEQ_MM_CID_OFFSET;
+	const char *why = "an operation ran without rseq", *none = NULL;
 
+	if (cpu >= 0 && (unsigned int)cpu >= pcpu_geo.nr_units)
+		why = cid ? "a concurrency ID beyond the units"
+			  : "a CPU numbered beyond the units";
 	if (!__atomic_exchange_n(&pcpu_rseq_limit, 0, __ATOMIC_SEQ_CST))
 		return;
-	__atomic_compare_exchange_n(&pcpu_ops_why, &none,
-				    cpu >= 0 && (unsigned int)cpu >=
-							    pcpu_geo.nr_units
-					    ? "a CPU numbered beyond the units"
-					    : "an operation ran without rseq",
-				    false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	__atomic_compare_exchange_n(&pcpu_ops_why, &none, why, false,
+				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	(void)pcpu_rseq_fence();
 }
 

@@ -96,6 +96,22 @@ static bool pcpu_env_numa_bind(void)
 	return false;
 }
 
+/* PCPU_INDEX: cpu, cid or auto (the default). */
+static int pcpu_env_index(void)
+{
+	static const char *const names[] = {"cpu", "cid", "auto"};
+	const char *v = getenv("PCPU_INDEX");
+	int i;
+
+	if (!v)
+		return PCPU_INDEX_AUTO;
+	for (i = 0; i < 3; i++)
+		if (!strcmp(v, names[i]))
+			return i;
+	pcpu_env_invalid("PCPU_INDEX", v, "expected cpu, cid or auto");
+	return PCPU_INDEX_AUTO;
+}
+
 static size_t pcpu_env_unit_size(size_t page_size)
 {
 	const char *v = getenv("PCPU_UNIT_SIZE");
@@ -180,7 +196,8 @@ int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 	    !pcpu_unit_size_ok(cfg->unit_size, geo->page_size))
 		return -EINVAL;
 	if (cfg->nr_units > PCPU_MAX_UNITS || cfg->balance > 1 ||
-	    cfg->strict > 1 || cfg->show_stats > 1)
+	    cfg->strict > 1 || cfg->show_stats > 1 || cfg->index < -1 ||
+	    cfg->index > PCPU_INDEX_AUTO)
 		return -EINVAL;
 
 	geo->unit_size = cfg->unit_size ? cfg->unit_size
@@ -195,6 +212,7 @@ int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 	geo->show_stats = pcpu_tristate(
 		cfg->show_stats, pcpu_env_bool("PCPU_SHOW_STATS", false));
 	geo->rseq_opt = pcpu_env_01("PCPU_RSEQ");
+	geo->index_opt = cfg->index < 0 ? pcpu_env_index() : cfg->index;
 	geo->numa_bind = pcpu_env_numa_bind() || geo->force_numa;
 	pcpu_strict_check(geo,
 			  cfg->strict == 1 || (cfg->strict < 0 && env_strict &&

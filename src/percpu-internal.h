@@ -247,6 +247,7 @@ struct pcpu_geometry {
 	bool numa_bind; /* PCPU_NUMA=bind: mbind each node's run of units */
 	bool force_numa; /* test-only: bind even on one node */
 	int rseq_opt; /* PCPU_RSEQ: 0 atomic, 1 ignore the arm64 gate, -1 */
+	int index_opt; /* PCPU_INDEX_CPU, _CID or _AUTO (pcpu.h) */
 	const char *fake_release; /* test-only: gate on this arm64 release */
 
 	struct pcpu_os_caps caps;

@@ -127,6 +127,65 @@ static size_t pcpu_stats_chunks(struct pcpu_chunk ***chunksp, int **slotsp)
 	return n;
 }
 
+struct pcpu_units_seen {
+	char *base;
+	unsigned char *seen; /* one byte per unit */
+};
+
+/* a run of present pages of one chunk: mark the units it covers */
+static void pcpu_units_run(char *start, char *end, void *arg)
+{
+	struct pcpu_units_seen *s = arg;
+	size_t first = (size_t)(start - s->base) / pcpu_geo.unit_size;
+	size_t last = (size_t)(end - 1 - s->base) / pcpu_geo.unit_size;
+
+	for (size_t u = first; u <= last; u++)
+		if (u >= 1 && u <= pcpu_geo.nr_units)
+			s->seen[u - 1] = 1;
+}
+
+/*
+ * How many units have a page in some chunk, and the highest one; -1, -1
+ * where the kernel cannot say (asking costs one scan per chunk; nothing
+ * is read).  Context: takes pcpu_g.alloc_mutex (the chunks stay).
+ */
+static void pcpu_stats_units(int *nr, int *max)
+{
+	struct pcpu_chunk **chunks = NULL;
+	struct pcpu_units_seen s;
+	int *slots = NULL;
+	size_t n, i;
+
+	*nr = *max = -1;
+	if (!pcpu_geo.caps.pagemap_scan && !pcpu_geo.caps.pagemap_read)
+		return;
+	s.seen = calloc(pcpu_geo.nr_units, 1);
+	if (!s.seen)
+		return;
+	pcpu_mutex_lock();
+	n = pcpu_stats_chunks(&chunks, &slots);
+	for (i = 0; n != (size_t)-1 && i < n; i++) {
+		s.base = chunks[i]->base_addr;
+		if (pcpu_os_scan_present(s.base + pcpu_geo.unit_size,
+					 (size_t)pcpu_geo.nr_units *
+						 pcpu_geo.unit_size,
+					 pcpu_units_run, &s))
+			break;
+	}
+	pcpu_mutex_unlock();
+	if (n != (size_t)-1 && i == n) {
+		*nr = 0;
+		for (unsigned int u = 0; u < pcpu_geo.nr_units; u++)
+			if (s.seen[u]) {
+				++*nr;
+				*max = (int)u;
+			}
+	}
+	free(chunks);
+	free(slots);
+	free(s.seen);
+}
+
 static const char *pcpu_errno_name(int err)
 {
 	switch (err) {
@@ -223,7 +282,8 @@ int pcpu_status_print(FILE *out)
  * allocation info, the global stats (nr_alloc, nr_dealloc, nr_cur_alloc,
  * nr_max_alloc, nr_chunks, nr_max_chunks, min_alloc_size, max_alloc_size,
  * empty_pop_pages) and per-chunk stats with the kernel's fields, plus
- * libpcpu's own lines (nr_units, dirty_bytes: freed bytes awaiting the
+ * libpcpu's own lines (nr_units; units_with_pages and max_unit_with_pages,
+ * -1 without a presence scan; dirty_bytes: freed bytes awaiting the
  * cleaner).  Nothing is printed while a lock is held.
  *
  * Context: takes pcpu_g.alloc_mutex and, briefly, pcpu_g.lock.
@@ -234,11 +294,12 @@ int pcpu_stats_print(FILE *out)
 	struct pcpu_chunk **chunks = NULL;
 	struct pcpu_chunk_stats st;
 	struct pcpu_stats s;
-	int *slots = NULL, *sizes, empty;
+	int *slots = NULL, *sizes, empty, units, max_unit;
 	size_t n, i;
 
 	if (pcpu_ensure_init())
 		return -ENOMEM;
+	pcpu_stats_units(&units, &max_unit);
 	sizes = malloc((size_t)pcpu_geo.unit_map_bits * sizeof(int));
 	if (!sizes)
 		return -ENOMEM;
@@ -274,6 +335,8 @@ int pcpu_stats_print(FILE *out)
 	P(out, "min_alloc_size", s.min_alloc_size);
 	P(out, "max_alloc_size", s.max_alloc_size);
 	P(out, "empty_pop_pages", empty);
+	P(out, "units_with_pages", units);
+	P(out, "max_unit_with_pages", max_unit);
 	fprintf(out, "\nPer Chunk Stats:\n%s", pcpu_stats_rule);
 	for (i = 0; i < n; i++) {
 		pcpu_lock();
@@ -293,7 +356,10 @@ int pcpu_stats_print(FILE *out)
  * pcpu_stats_get - read the allocator's counters
  * @info: filled in
  *
- * Context: takes pcpu_g.lock briefly.
+ * The units with pages are asked of the kernel (one presence scan per
+ * chunk); no unit page is read.
+ *
+ * Context: takes pcpu_g.lock briefly, then pcpu_g.alloc_mutex.
  * Return: 0, or -ENOMEM if the allocator cannot start.
  */
 int pcpu_stats_get(struct pcpu_stats_info *info)
@@ -311,5 +377,6 @@ int pcpu_stats_get(struct pcpu_stats_info *info)
 	pcpu_unlock();
 	info->nr_units = pcpu_geo.nr_units;
 	info->unit_size = pcpu_geo.unit_size;
+	pcpu_stats_units(&info->units_with_pages, &info->max_unit_with_pages);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -364,7 +365,45 @@ static void under_filter(const char *name, const struct deny *const *sets,
 		(const size_t[]){DENY_N(set)}, 1
 #define DENY_N(set) sizeof(set) / sizeof(set[0])
 
-static const char rseq_line[] = "this-CPU operations: rseq (cpu_id)";
+/* the sysfs the library reads (fake_sysfs() changes it) */
+static char sysfs_root[64] = "/sys";
+
+/* More than one NUMA node online, as sysfs says ("0" on one node). */
+static bool several_nodes(void)
+{
+	char buf[64] = "", path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/devices/system/node/online",
+		 sysfs_root);
+	f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return buf[0] && strcmp(buf, "0\n") && strcmp(buf, "0");
+}
+
+/* The rseq line as PCPU_INDEX and the kernel's rseq feature size say: the
+ * concurrency ID where the kernel fills it (feature size >= 28) unless
+ * asked for the CPU, or auto on several NUMA nodes. */
+static const char *rseq_line(void)
+{
+	const char *ix = getenv("PCPU_INDEX");
+	bool cpu = ix && !strcmp(ix, "cpu"), cid = ix && !strcmp(ix, "cid");
+
+	if (cpu)
+		return "this-CPU operations: rseq (cpu_id)";
+	if (getauxval(27 /* AT_RSEQ_FEATURE_SIZE */) < 28)
+		return cid ? "this-CPU operations: rseq (cpu_id (cid asked for"
+			   : "this-CPU operations: rseq (cpu_id (auto: no "
+			     "mm_cid";
+	if (!cid && several_nodes())
+		return "this-CPU operations: rseq (cpu_id (auto: several NUMA "
+		       "nodes))";
+	return "this-CPU operations: rseq (mm_cid)";
+}
 
 /* The expected operations line: rseq, except where glibc or valgrind
  * already took rseq away. */
@@ -379,7 +418,7 @@ static const char *ops_line(const char *atomic_reason)
 		return "this-CPU operations: atomic (reason: rseq not "
 		       "registered by glibc)";
 	if (!atomic_reason)
-		return rseq_line;
+		return rseq_line();
 	snprintf(buf, sizeof(buf), "this-CPU operations: atomic (reason: %s)",
 		 atomic_reason);
 	return buf;
@@ -599,6 +638,7 @@ static void fake_sysfs(const char *possible, const char *online)
 		fclose(f);
 	}
 	pcpu_os_set_sysfs_root(root);
+	snprintf(sysfs_root, sizeof(sysfs_root), "%s", root);
 }
 
 /* Operations, counters and refs stay exact; with @idle_from >= 0, units
@@ -645,6 +685,7 @@ static void sysfs_showing_fewer_cpus_than_run_stays_exact(void)
 
 	if (nr_cpus_online() < 2)
 		return; /* nothing runs beyond the one unit */
+	setenv("PCPU_INDEX", "cpu", 1); /* CPU 1 numbers no unit */
 	fake_sysfs("0", "0");
 	CHECK_EQ(pcpu_nr_units(), 1);
 	st = exact_on_these_cpus(-1);
@@ -654,14 +695,15 @@ static void sysfs_showing_fewer_cpus_than_run_stays_exact(void)
 	free(st);
 }
 
-/* taskset to one CPU: units are still one per possible CPU, and the
- * operations land on the allowed CPU's unit. */
+/* taskset to one CPU: units are still one per possible CPU, and with
+ * units numbered by CPU the operations land on the allowed CPU's unit. */
 static void narrow_affinity_keeps_a_unit_per_possible_cpu(void)
 {
 	int last = nr_cpus_online() - 1;
 	uint64_t *p;
 	cpu_set_t set;
 
+	setenv("PCPU_INDEX", "cpu", 1);
 	CPU_ZERO(&set);
 	CPU_SET(last, &set);
 	CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);

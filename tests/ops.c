@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <pcpu/ops.h>
@@ -353,12 +354,13 @@ static void t_ops_switch_to_atomic_when_a_thread_lacks_rseq(void)
 	CHECK_EQ(sum, 3 * (uint64_t)ops_per_thread);
 }
 
-/* pcpu_cpu() names a unit, and the unit the thread really runs on when it
- * is pinned. */
+/* pcpu_cpu() names a unit, and with units numbered by CPU the unit of the
+ * CPU the thread is pinned to. */
 static void t_pcpu_cpu_matches_pinned_cpu(void)
 {
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
+	setenv("PCPU_INDEX", "cpu", 1);
 	setup();
 	for (int c = 0; c < ncpu; c++) {
 		cpu_set_t set;
@@ -368,6 +370,207 @@ static void t_pcpu_cpu_matches_pinned_cpu(void)
 		CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
 		CHECK_EQ(pcpu_cpu(), c % (int)pcpu_nr_units());
 	}
+}
+
+/* ------------------------------------------------ the index mode (cid) */
+
+static bool page_resident(const void *a)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char v = 0;
+
+	CHECK(mincore((void *)((uintptr_t)a & ~(ps - 1)), ps, &v) == 0);
+	return v & 1;
+}
+
+/* whether units are numbered by concurrency ID in this run */
+static bool by_mm_cid(void)
+{
+	const char *why;
+
+	return pcpu_ops_mode(&why) == PCPU_OPS_RSEQ && !strcmp(why, "mm_cid");
+}
+
+/*
+ * One thread, moved back and forth between CPU 0 and CPU 1, adds to a
+ * page-sized object: by CPU it writes (so brings in) the unit page of each
+ * CPU, by concurrency ID only unit 0's (the thread keeps its ID as it
+ * migrates).  Which unit pages exist is asked of the kernel (mincore), not
+ * read.  The balance thread is off: no other thread of the process runs.
+ */
+static void t_one_thread_moved_between_cpus_touches_one_unit(void)
+{
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	const char *why;
+	uint64_t *p, sum = 0;
+	unsigned int u, present = 0;
+	struct pcpu_stats_info info;
+
+	setenv("PCPU_BALANCE", "0", 1);
+	setup();
+	if (ncpu < 2 || pcpu_ops_mode(&why) != PCPU_OPS_RSEQ) {
+		printf("not run: %d CPUs, operations %s\n", ncpu,
+		       ncpu < 2 ? "-" : why);
+		return;
+	}
+	p = pcpu_alloc(ps, ps);
+	CHECK(p != NULL);
+	for (u = 0; u < pcpu_nr_units(); u++)
+		CHECK(!page_resident(pcpu_ptr(p, u)));
+	for (int round = 0; round < 20; round++)
+		for (int c = 0; c < 2; c++) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET(c, &set);
+			CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
+			pcpu_add(p, 1);
+		}
+	for (u = 0; u < pcpu_nr_units(); u++)
+		if (page_resident(pcpu_ptr(p, u))) {
+			present++;
+			sum += *pcpu_ptr(p, u);
+			printf("unit %u has its page: %llu\n", u,
+			       (unsigned long long)*pcpu_ptr(p, u));
+		}
+	CHECK_EQ(pcpu_stats_get(&info), 0);
+	printf("index %s: %u unit pages exist; stats: units with pages %d, "
+	       "highest %d\n",
+	       why, present, info.units_with_pages, info.max_unit_with_pages);
+	CHECK_EQ(sum, 40);
+	if (info.units_with_pages >= 0) { /* a presence scan works */
+		CHECK_EQ(info.units_with_pages, (int)present);
+		CHECK_EQ(info.max_unit_with_pages, (int)present - 1);
+	}
+	if (by_mm_cid()) {
+		CHECK_EQ(present, 1);
+		CHECK(page_resident(pcpu_ptr(p, 0)));
+	} else {
+		CHECK_EQ(present, 2);
+		CHECK(page_resident(pcpu_ptr(p, 0)));
+		CHECK(page_resident(pcpu_ptr(p, 1)));
+	}
+	pcpu_free(p);
+}
+
+static uint64_t *churn_obj;
+
+static void *churn_worker(void *arg)
+{
+	long n = (long)(intptr_t)arg;
+
+	for (long i = 0; i < n; i++)
+		pcpu_add(churn_obj, 1);
+	return NULL;
+}
+
+static bool churn_stop;
+
+/* adds until churn_stop; returns how many */
+static void *long_worker(void *arg)
+{
+	uint64_t *done = arg, n = 0;
+
+	TEST_STORE(worker_tids[done - held], (int)syscall(SYS_gettid));
+	while (!TEST_LOAD(churn_stop)) {
+		pcpu_inc(churn_obj);
+		n++;
+	}
+	TEST_STORE(worker_tids[done - held], 0);
+	*done = n;
+	return NULL;
+}
+
+/*
+ * Threads exit and are created all along (their concurrency IDs are
+ * given back and handed out again) while long-lived threads keep adding
+ * and the migrator moves them: the sum stays exact.
+ */
+static void t_ops_exact_under_thread_churn(void)
+{
+	enum { LONG = 2, ROUNDS = 200, SHORT = 3 };
+	pthread_t t[LONG], m, s[SHORT];
+	long n = test_scaled(2000);
+	uint64_t want;
+
+	setup();
+	churn_obj = pcpu_alloc(8, 8);
+	CHECK(churn_obj != NULL);
+	nr_workers = LONG;
+	churn_stop = false;
+	stop_migrator = getenv("PCPU_TEST_NO_MIGRATOR") != NULL;
+	pthread_create(&m, NULL, migrator, NULL);
+	for (int i = 0; i < LONG; i++)
+		pthread_create(&t[i], NULL, long_worker, &held[i]);
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int i = 0; i < SHORT; i++)
+			pthread_create(&s[i], NULL, churn_worker,
+				       (void *)(intptr_t)n);
+		for (int i = 0; i < SHORT; i++)
+			pthread_join(s[i], NULL);
+	}
+	TEST_STORE(churn_stop, true);
+	for (int i = 0; i < LONG; i++)
+		pthread_join(t[i], NULL);
+	TEST_STORE(stop_migrator, true);
+	pthread_join(m, NULL);
+	want = (uint64_t)ROUNDS * SHORT * (uint64_t)n + held[0] + held[1];
+	printf("%d x %d short threads of %ld adds, %d long ones %llu: sum "
+	       "%llu want %llu (%llu migrations)\n",
+	       ROUNDS, SHORT, n, LONG, (unsigned long long)(held[0] + held[1]),
+	       (unsigned long long)test_sum_units(churn_obj),
+	       (unsigned long long)want, (unsigned long long)migrations);
+	CHECK_EQ(test_sum_units(churn_obj), want);
+	pcpu_free(churn_obj);
+}
+
+/*
+ * fork() while threads add: in the child (a new process, whose threads get
+ * concurrency IDs of their own) the copies hold what the parent's had, the
+ * index mode is the parent's, and its own threads' adds are exact too.
+ */
+static void t_ops_exact_in_forked_child(void)
+{
+	enum { KIDS = 3 };
+	pthread_t t[KIDS];
+	long n = test_scaled(100000);
+	uint64_t before;
+	int status;
+	pid_t pid;
+
+	setup();
+	churn_obj = pcpu_alloc(8, 8);
+	CHECK(churn_obj != NULL);
+	for (int i = 0; i < KIDS; i++)
+		pthread_create(&t[i], NULL, churn_worker, (void *)(intptr_t)n);
+	for (int i = 0; i < KIDS; i++)
+		pthread_join(t[i], NULL);
+	before = test_sum_units(churn_obj);
+	CHECK_EQ(before, KIDS * (uint64_t)n);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		bool cid = by_mm_cid();
+
+		for (int i = 0; i < KIDS; i++)
+			pthread_create(&t[i], NULL, churn_worker,
+				       (void *)(intptr_t)n);
+		for (int i = 0; i < KIDS; i++)
+			pthread_join(t[i], NULL);
+		pcpu_add(churn_obj, 1);
+		printf("child: index %s, sum %llu want %llu\n",
+		       cid ? "mm_cid" : "cpu_id",
+		       (unsigned long long)test_sum_units(churn_obj),
+		       (unsigned long long)(2 * before + 1));
+		fflush(stdout);
+		_exit(test_sum_units(churn_obj) == 2 * before + 1 ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(test_sum_units(churn_obj), before);
+	pcpu_free(churn_obj);
 }
 
 /* The negative control races on purpose, which ThreadSanitizer and
@@ -380,6 +583,10 @@ static const struct test_case cases[] = {
 	{"ops_switch_to_atomic_when_a_thread_lacks_rseq",
 	 t_ops_switch_to_atomic_when_a_thread_lacks_rseq, 0},
 	{"pcpu_cpu_matches_pinned_cpu", t_pcpu_cpu_matches_pinned_cpu, 0},
+	{"one_thread_moved_between_cpus_touches_one_unit",
+	 t_one_thread_moved_between_cpus_touches_one_unit, 0},
+	{"ops_exact_under_thread_churn", t_ops_exact_under_thread_churn, 0},
+	{"ops_exact_in_forked_child", t_ops_exact_in_forked_child, 0},
 };
 
 TEST_MAIN(cases)

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pcpu.h>
+
 #define CHECK(cond)                                                            \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
@@ -38,6 +40,16 @@
 	} while (0)
 
 /* PCPU_TEST_SCALE=k divides the long loops by k (memcheck runs them). */
+/* The sum of a u64 per-CPU object over every unit (reads every unit). */
+static inline uint64_t test_sum_units(const uint64_t *p)
+{
+	uint64_t s = 0;
+
+	for (unsigned int u = 0; u < pcpu_nr_units(); u++)
+		s += *pcpu_ptr(p, u);
+	return s;
+}
+
 static inline long test_scaled(long n)
 {
 	const char *env = getenv("PCPU_TEST_SCALE");

@@ -44,6 +44,15 @@ extern const unsigned int __rseq_size;
  */
 PCPU_API extern unsigned int pcpu_rseq_limit;
 
+/*
+ * Which rseq area field numbers the units (the index mode, chosen once at
+ * start-up, PCPU_INDEX): its byte offset, PCPU_RSEQ_CPU_ID_OFFSET (the
+ * CPU number) or PCPU_RSEQ_MM_CID_OFFSET (the kernel's concurrency ID:
+ * unique among the process's running threads, below min(threads, allowed
+ * CPUs)).  Read by every critical section; never write it.
+ */
+PCPU_API extern unsigned long pcpu_rseq_index;
+
 /* Test-only delay injection: spins inside critical section kind n. */
 #define PCPU_INJECT_NR 8
 PCPU_API extern unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
@@ -74,6 +83,7 @@ PCPU_API int pcpu_ops_mode(const char **reason);
  * 24); the critical sections spell them through these names */
 #define PCPU_RSEQ_CPU_ID_OFFSET 4
 #define PCPU_RSEQ_CS_OFFSET 8
+#define PCPU_RSEQ_MM_CID_OFFSET 24
 #define __PCPU_STR(x) #x
 #define __PCPU_XSTR(x) __PCPU_STR(x)
 #define __PCPU_CPU_ID __PCPU_XSTR(PCPU_RSEQ_CPU_ID_OFFSET)
@@ -104,7 +114,10 @@ static inline char *pcpu_rseq_area(void)
 }
 
 /**
- * pcpu_cpu - the unit of the CPU the calling thread runs on now
+ * pcpu_cpu - the unit the calling thread's operations use now
+ *
+ * The unit of the CPU the thread runs on, or in the mm_cid index mode
+ * (PCPU_INDEX=cid) the unit of its concurrency ID.
  *
  * Return: a unit number < pcpu_nr_units().  It may be stale as soon as it
  * is returned (the thread can migrate); use the operations below to
@@ -112,8 +125,8 @@ static inline char *pcpu_rseq_area(void)
  */
 static inline int pcpu_cpu(void)
 {
-	unsigned int cpu = *(volatile unsigned int *)(pcpu_rseq_area() +
-						      PCPU_RSEQ_CPU_ID_OFFSET);
+	unsigned int cpu =
+		*(volatile unsigned int *)(pcpu_rseq_area() + pcpu_rseq_index);
 
 	if (__builtin_expect(cpu < pcpu_rseq_limit, 1))
 		return (int)cpu;
@@ -200,7 +213,8 @@ static inline int pcpu_cpu(void)
 /*
  * The C skeleton of every critical section, shared by the architectures
  * (each gives only its instructions: __PCPU_ASM_* in pcpu/arch/).  In C,
- * with cpu = rseq->cpu_id read inside the section and
+ * with cpu = the rseq field at pcpu_rseq_index (cpu_id or mm_cid) read
+ * inside the section and
  * p = ptr + (cpu + 1) * pcpu_unit_stride, the operations are
  *	write:       *p = v
  *	add:         *p += v

@@ -27,6 +27,12 @@ extern "C" {
  * @dirty_bytes: freed bytes (per unit) not yet cleaned for reuse
  * @nr_units: units per chunk
  * @unit_size: bytes per unit
+ * @units_with_pages: units that have a page in some chunk (written since
+ *                    the page was last given back), or -1 where the kernel
+ *                    offers no presence scan
+ * @max_unit_with_pages: the highest such unit, -1 if none or unknown: with
+ *                       units numbered by concurrency ID (PCPU_INDEX=cid)
+ *                       it stays below the number of threads that wrote
  */
 struct pcpu_stats_info {
 	unsigned long long nr_alloc;
@@ -38,6 +44,8 @@ struct pcpu_stats_info {
 	size_t dirty_bytes;
 	unsigned int nr_units;
 	size_t unit_size;
+	int units_with_pages;
+	int max_unit_with_pages;
 };
 
 PCPU_API int pcpu_stats_print(FILE *out);

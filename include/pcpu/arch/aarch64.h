@@ -4,7 +4,8 @@
  * Included by pcpu/ops.h only; never include it directly.
  *
  * The same shape as on x86-64: store the descriptor address in
- * rseq->rseq_cs, read rseq->cpu_id, compare with pcpu_rseq_limit, compute
+ * rseq->rseq_cs, compare rseq->cpu_id with pcpu_rseq_limit, read the field
+ * at pcpu_rseq_index (cpu_id, or mm_cid) and compare it too, compute
  * the unit's address, load, and commit with one store.  The abort handler
  * in __rseq_failure is preceded by the signature glibc registers on
  * AArch64 (0xd428bc00, a brk instruction) and branches back to C.
@@ -31,7 +32,7 @@
 
 #ifdef PCPU_RSEQ_RECHECK
 #define __PCPU_RECHECK_ASM                         \
-	"ldr w11, [%[rs], #" __PCPU_CPU_ID "]\n\t" \
+	"ldr w11, [%[rs], %[ix]]\n\t"              \
 	"cmp w11, w10\n\t"                         \
 	"b.eq 6f\n\t"                              \
 	"brk #0x1\n\t"                             \
@@ -40,6 +41,8 @@
 #define __PCPU_RECHECK_ASM ""
 #endif
 
+/* cpu_id is checked in both index modes: negative without registration,
+ * when the kernel leaves mm_cid at 0. */
 #define __PCPU_CS_ENTER                            \
 	__PCPU_RSEQ_CS_DESC                        \
 	"adrp x9, 3b\n\t"                          \
@@ -48,6 +51,9 @@
 	"1:\n\t"                                   \
 	"ldr w10, [%[rs], #" __PCPU_CPU_ID "]\n\t" \
 	"ldr w11, %[limit]\n\t"                    \
+	"cmp w10, w11\n\t"                         \
+	"b.hs %l[slow]\n\t"                        \
+	"ldr w10, [%[rs], %[ix]]\n\t"              \
 	"cmp w10, w11\n\t"                         \
 	"b.hs %l[slow]\n\t"
 
@@ -67,8 +73,8 @@
 
 /* Inputs every critical section uses; __PCPU_CS_IN adds the object. */
 #define __PCPU_CS_COMMON_IN                                       \
-	[rs] "r"(pcpu_rseq_area()), [limit] "m"(pcpu_rseq_limit), \
-		[stride] "r"(pcpu_unit_stride)
+	[rs] "r"(pcpu_rseq_area()), [ix] "r"(pcpu_rseq_index),     \
+		[limit] "m"(pcpu_rseq_limit), [stride] "r"(pcpu_unit_stride)
 #define __PCPU_CS_IN(n) __PCPU_CS_COMMON_IN, [ptr] "r"(ptr)__PCPU_INJECT_IN(n)
 
 #define __PCPU_CS_CLOBBER "memory", "cc", "x9", "x10", "x11", "x12"

@@ -7,7 +7,9 @@
  * (%fs:__rseq_offset):
  *
  *	store the descriptor's address in rseq->rseq_cs
- *   1:	cpu = rseq->cpu_id; if (cpu >= pcpu_rseq_limit) leave for the slow path
+ *   1:	if (rseq->cpu_id >= pcpu_rseq_limit) leave for the slow path
+ *	cpu = the field at pcpu_rseq_index (cpu_id again, or mm_cid)
+ *	if (cpu >= pcpu_rseq_limit) leave for the slow path
  *	addr = ptr + (cpu + 1) * pcpu_unit_stride
  *	... loads ...
  *	one store to addr: the commit
@@ -43,7 +45,7 @@
 #ifdef PCPU_RSEQ_RECHECK
 /* proof build: the CPU cannot have changed before the commit */
 #define __PCPU_RECHECK_ASM                              \
-	"cmpl %%fs:" __PCPU_CPU_ID "(%[rs]), %%edx\n\t" \
+	"cmpl %%fs:(%[rs],%[ix]), %%edx\n\t" \
 	"je 6f\n\t"                                     \
 	"ud2\n\t"                                       \
 	"6:\n\t"
@@ -51,14 +53,22 @@
 #define __PCPU_RECHECK_ASM ""
 #endif
 
-/* Enter the critical section; %edx = CPU; leave for slow if no unit. */
-#define __PCPU_CS_ENTER                                  \
-	__PCPU_RSEQ_CS_DESC                              \
-	"leaq 3b(%%rip), %%rax\n\t"                      \
-	"movq %%rax, %%fs:" __PCPU_RSEQ_CS "(%[rs])\n\t" \
-	"1:\n\t"                                         \
-	"movl %%fs:" __PCPU_CPU_ID "(%[rs]), %%edx\n\t"  \
-	"cmpl %[limit], %%edx\n\t"                       \
+/*
+ * Enter the critical section; %edx = unit index (the field at
+ * pcpu_rseq_index); leave for slow if no unit.  cpu_id is checked in both
+ * index modes: it is negative in a thread whose rseq is not registered,
+ * whose mm_cid the kernel leaves at 0.
+ */
+#define __PCPU_CS_ENTER                                        \
+	__PCPU_RSEQ_CS_DESC                                    \
+	"leaq 3b(%%rip), %%rax\n\t"                            \
+	"movq %%rax, %%fs:" __PCPU_RSEQ_CS "(%[rs])\n\t"       \
+	"1:\n\t"                                               \
+	"movl %%fs:" __PCPU_CPU_ID "(%[rs]), %%edx\n\t"        \
+	"cmpl %[limit], %%edx\n\t"                             \
+	"jae %l[slow]\n\t"                                     \
+	"movl %%fs:(%[rs],%[ix]), %%edx\n\t"                   \
+	"cmpl %[limit], %%edx\n\t"                             \
 	"jae %l[slow]\n\t"
 
 #define __PCPU_CS_BEGIN              \
@@ -78,8 +88,8 @@
 
 /* Inputs every critical section uses; __PCPU_CS_IN adds the object. */
 #define __PCPU_CS_COMMON_IN                                    \
-	[rs] "r"(__rseq_offset), [limit] "m"(pcpu_rseq_limit), \
-		[stride] "m"(pcpu_unit_stride)
+	[rs] "r"(__rseq_offset), [ix] "r"(pcpu_rseq_index),     \
+		[limit] "m"(pcpu_rseq_limit), [stride] "m"(pcpu_unit_stride)
 #define __PCPU_CS_IN(n) __PCPU_CS_COMMON_IN, [ptr] "r"(ptr)__PCPU_INJECT_IN(n)
 
 #define __PCPU_CS_CLOBBER "memory", "cc", "rax", "rdx", "rcx"
