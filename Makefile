@@ -10,7 +10,7 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
-.PHONY: all build release demo test test-quick test-asan test-tsan test-valgrind fuzz bench clean deps format install vm-deps test-vm test-vm-all test-vm-ci
+.PHONY: all build release demo test test-quick test-asan test-tsan test-valgrind fuzz bench clean deps format install vm-deps test-vm test-vm-all test-vm-ci bench-vm-index
 
 all: build
 
@@ -106,6 +106,13 @@ test-vm: vm-deps
 	vm/test-vm.sh
 
 # the guest subset CI runs: the quick cases on Linux 6.1 x86-64 and arm64
+# the index mode's memory figure over 32 CPUs (README, bench/results/
+# index-memory-32cpu.txt): a 6.12 guest with 32 vCPUs runs index_memory
+bench-vm-index: vm-deps
+	KERNEL=6.12 GLIBC=2.41 SMP=32 MEM=6G TIMEOUT=1800 \
+	GUEST_RUN='$$BUILD/bench/pcpu-bench --out /tmp/bench index_memory' \
+	  vm/test-vm.sh | tee bench/results/index-memory-32cpu.txt
+
 test-vm-ci: vm-deps
 	KERNEL=6.1 ARCH=x86_64 vm/test-vm.sh
 	KERNEL=6.1 ARCH=arm64 vm/test-vm.sh

@@ -102,7 +102,8 @@ static void header(const char *name, const char *what)
 			name, what);
 }
 
-static void start_allocator(unsigned int nr_units, int strict)
+/* @index: PCPU_INDEX_CPU, _CID, or -1 (PCPU_INDEX, else auto) */
+static void start_allocator_index(unsigned int nr_units, int strict, int index)
 {
 	struct pcpu_config cfg;
 
@@ -111,10 +112,16 @@ static void start_allocator(unsigned int nr_units, int strict)
 	cfg.nr_units = nr_units; /* 0: the possible CPUs */
 	cfg.strict = strict;
 	cfg.balance = 0;
+	cfg.index = index;
 	if (pcpu_init(&cfg)) {
 		fprintf(stderr, "pcpu_init failed\n");
 		exit(1);
 	}
+}
+
+static void start_allocator(unsigned int nr_units, int strict)
+{
+	start_allocator_index(nr_units, strict, -1);
 }
 
 static void shuffle(void **p, size_t n, uint64_t *s)
@@ -901,15 +908,222 @@ static void bench_counter_reader(void)
 	pcpu_counter_destroy(&rd_ctr);
 }
 
+/* ------------------------------------------------------------------
+ * the index mode: units numbered by CPU or by concurrency ID (mm_cid)
+ */
+
+static const char *index_name(void)
+{
+	const char *why;
+
+	return pcpu_ops_mode(&why) == PCPU_OPS_RSEQ ? why : "atomic";
+}
+
+static pthread_barrier_t ix_barrier;
+static long ix_iters;
+static double ix_cpu[2], ix_wall[2];
+
+static void *ix_adder(void *arg)
+{
+	long id = (long)arg, n = ix_iters;
+	double c0, w0;
+
+	pthread_barrier_wait(&ix_barrier);
+	c0 = thread_cpu_ns();
+	w0 = now_ns();
+	for (long i = 0; i < n; i++)
+		pcpu_add(upd_pcpu, 1);
+	ix_cpu[id] = (thread_cpu_ns() - c0) / n;
+	ix_wall[id] = (now_ns() - w0) / n;
+	return NULL;
+}
+
+/* pcpu_add of a u64 with @threads threads under @index; ns/op (thread CPU
+ * time, mean over threads), *@wall the wall figure */
+static double ix_run(int index, int threads, double *wall)
+{
+	pthread_t t[2];
+	double c = 0, w = 0;
+
+	start_allocator_index(0, 0, index);
+	upd_pcpu = pcpu_alloc(8, 8);
+	pthread_barrier_init(&ix_barrier, NULL, (unsigned int)threads);
+	for (long i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, ix_adder, (void *)i);
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		c += ix_cpu[i];
+		w += ix_wall[i];
+	}
+	pthread_barrier_destroy(&ix_barrier);
+	pcpu_free(upd_pcpu);
+	*wall = w / threads;
+	return c / threads;
+}
+
+/* The fast path in both index modes, same run, rounds interleaved. */
+static void bench_index_ops(void)
+{
+	int rounds = quick ? 1 : 9;
+	char what[96], note[160];
+
+	ix_iters = quick ? 100000 : 50000000;
+	header("index_ops",
+	       "pcpu_add of a u64, units numbered by CPU vs by concurrency "
+	       "ID (PCPU_INDEX=cpu / cid); ns/op on each adder's CPU clock "
+	       "(wall in the note), rounds interleaved, ratio = cpu / cid "
+	       "per round");
+	for (int threads = 1; threads <= 2; threads++) {
+		double cpu[MAX_REPS], cid[MAX_REPS], ratio[MAX_REPS];
+		double wc[MAX_REPS], wd[MAX_REPS];
+		const char *mode = "";
+		struct stat3 sc, sd, sr;
+
+		for (int r = 0; r < rounds; r++) {
+			cpu[r] = ix_run(PCPU_INDEX_CPU, threads, &wc[r]);
+			cid[r] = ix_run(PCPU_INDEX_CID, threads, &wd[r]);
+			mode = index_name();
+			ratio[r] = cpu[r] / cid[r];
+		}
+		sc = summarize(cpu, rounds);
+		sd = summarize(cid, rounds);
+		sr = summarize(ratio, rounds);
+		snprintf(what, sizeof(what), "PCPU_INDEX=cpu, %d thread%s",
+			 threads, threads > 1 ? "s" : "");
+		snprintf(note, sizeof(note), "wall %.2f ns/op",
+			 summarize(wc, rounds).med);
+		row("index_ops", what, sc, "ns/op", 0, note);
+		snprintf(what, sizeof(what), "PCPU_INDEX=cid (%s), %d thread%s",
+			 mode, threads, threads > 1 ? "s" : "");
+		snprintf(note, sizeof(note),
+			 "wall %.2f ns/op; per-round cpu/cid %.3f [%.3f - "
+			 "%.3f]",
+			 summarize(wd, rounds).med, sr.med, sr.min, sr.max);
+		row("index_ops", what, sd, "ns/op", 0, note);
+	}
+}
+
+#define IXM_THREADS 4
+#define IXM_OBJS 100
+#define IXM_PER_OBJ 1000 /* u64 counters per object: 10^5 in all */
+
+static uint64_t *ixm_obj[IXM_OBJS];
+static bool ixm_stop;
+static int ixm_tids[IXM_THREADS];
+
+static void *ixm_updater(void *arg)
+{
+	long id = (long)arg;
+	uint64_t s = (uint64_t)id * 7919 + 3;
+
+	TEST_STORE(ixm_tids[id], (int)gettid());
+	while (!TEST_LOAD(ixm_stop)) {
+		uint64_t r = rnd(&s);
+
+		pcpu_add(&ixm_obj[r % IXM_OBJS][(r >> 20) % IXM_PER_OBJ], 1);
+	}
+	return NULL;
+}
+
+/* moves the updaters to random CPUs every millisecond */
+static void *ixm_migrator(void *arg)
+{
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t s = 99;
+
+	(void)arg;
+	while (!TEST_LOAD(ixm_stop)) {
+		for (int i = 0; i < IXM_THREADS; i++) {
+			cpu_set_t set;
+
+			CPU_ZERO(&set);
+			CPU_SET((int)(rnd(&s) % (uint64_t)ncpu), &set);
+			if (ixm_tids[i])
+				(void)sched_setaffinity(ixm_tids[i],
+							sizeof(set), &set);
+		}
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/*
+ * 4 threads update 10^5 per-CPU counters for PCPU_BENCH_SECONDS (30 by
+ * default) while the scheduler and a migrator move them over every CPU:
+ * growth of RSS + page tables over the counters' allocation, in copies of
+ * the counters (800 KB each), for @index.
+ */
+static void ixm_run(int index, double secs)
+{
+	pthread_t t[IXM_THREADS], m;
+	long rss0, pte0, rss, pte;
+	size_t copy_kb = IXM_OBJS * IXM_PER_OBJ * 8 / 1024;
+	struct pcpu_stats_info info;
+	char what[128], note[160];
+	struct stat3 st;
+
+	start_allocator_index(0, 0, index);
+	for (int i = 0; i < IXM_OBJS; i++)
+		ixm_obj[i] = pcpu_alloc(IXM_PER_OBJ * 8, 8);
+	rss0 = test_status_kb("VmRSS");
+	pte0 = test_status_kb("VmPTE");
+	TEST_STORE(ixm_stop, false);
+	memset(ixm_tids, 0, sizeof(ixm_tids));
+	for (long i = 0; i < IXM_THREADS; i++)
+		pthread_create(&t[i], NULL, ixm_updater, (void *)i);
+	pthread_create(&m, NULL, ixm_migrator, NULL);
+	usleep((useconds_t)(secs * 1e6));
+	TEST_STORE(ixm_stop, true);
+	for (int i = 0; i < IXM_THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_join(m, NULL);
+	rss = test_status_kb("VmRSS") - rss0;
+	pte = test_status_kb("VmPTE") - pte0;
+	pcpu_stats_get(&info);
+	st.med = st.min = st.max = (double)(rss + pte) / (double)copy_kb;
+	snprintf(what, sizeof(what), "%s, %d threads, %ld CPUs, %.0f s",
+		 index_name(), IXM_THREADS, sysconf(_SC_NPROCESSORS_ONLN),
+		 secs);
+	snprintf(note, sizeof(note),
+		 "RSS +%.1f MiB, page tables +%ld KiB; units with pages %d, "
+		 "highest %d",
+		 rss / 1024.0, pte, info.units_with_pages,
+		 info.max_unit_with_pages);
+	row("index_memory", what, st, "copies", 0, note);
+	for (int i = 0; i < IXM_OBJS; i++)
+		pcpu_free(ixm_obj[i]);
+}
+
+static void bench_index_memory(void)
+{
+	const char *env = getenv("PCPU_BENCH_SECONDS");
+	double secs = quick ? 0.2 : env ? atof(env) : 30;
+
+	header("index_memory",
+	       "4 threads update 10^5 per-CPU u64 counters while a migrator "
+	       "moves them over every CPU: RSS + page-table growth in copies "
+	       "of the counters (800 KB a copy), units numbered by CPU, then "
+	       "by concurrency ID");
+	ixm_run(PCPU_INDEX_CPU, secs);
+	ixm_run(PCPU_INDEX_CID, secs);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } benches[] = {
-	{"update", bench_update},     {"alloc_pairs", bench_alloc_pairs},
-	{"memory", bench_memory},     {"growth", bench_growth},
-	{"nowait", bench_nowait},     {"kernel_shape", bench_kernel_shape},
-	{"hot_pair", bench_hot_pair}, {"random_pairs", bench_random_pairs},
-	{"populate", bench_populate}, {"counter_reader", bench_counter_reader},
+	{"update", bench_update},
+	{"alloc_pairs", bench_alloc_pairs},
+	{"memory", bench_memory},
+	{"growth", bench_growth},
+	{"nowait", bench_nowait},
+	{"kernel_shape", bench_kernel_shape},
+	{"hot_pair", bench_hot_pair},
+	{"random_pairs", bench_random_pairs},
+	{"populate", bench_populate},
+	{"counter_reader", bench_counter_reader},
+	{"index_ops", bench_index_ops},
+	{"index_memory", bench_index_memory},
 };
 
 int main(int argc, char **argv)

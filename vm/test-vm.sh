@@ -9,6 +9,8 @@
 #   SMP=N  MAXCPUS=M (possible CPUs > online)  NUMA=0|N (nodes)  MEM=4G
 #   LABELS=quick|"" (all)                               default quick
 #   TIMEOUT=seconds for the guest                       default 3600
+#   GUEST_RUN="command" runs that (in the project's directory, against the
+#   same build) instead of the tests: make bench-vm-index
 #
 # Exit status: ctest's in the guest; 99 when the guest timed out or died.
 set -euo pipefail
@@ -75,9 +77,18 @@ fi
 name=$ARCH-$KERNEL-glibc$GLIBC-smp$SMP${MAXCPUS:+-max$MAXCPUS}$(if [ "$NUMA" -gt 1 ]; then echo "-numa$NUMA"; fi)
 runs=$V/runs/$name
 mkdir -p "$runs"
-cat >"$runs/run.sh" <<RUN
+if [ -n "${GUEST_RUN:-}" ]; then
+	name=$name-run
+	runs=$V/runs/$name
+	mkdir -p "$runs"
+	cat >"$runs/run.sh" <<RUN
+cd "$top" && BUILD="$build" exec sh -c '$GUEST_RUN'
+RUN
+else
+	cat >"$runs/run.sh" <<RUN
 exec sh "$here/guest-tests.sh" "$build" "$SMP" "$LABELS"
 RUN
+fi
 echo "vm: $name: Linux $(cat "$kd/release"), tests of $build" >&2
 start=$(date +%s)
 set +e
@@ -87,6 +98,10 @@ rc=$?
 set -e
 wall=$(($(date +%s) - start))
 echo "== $name ($(cat "$kd/release")): exit $rc, wall $wall s"
+if [ -n "${GUEST_RUN:-}" ]; then
+	cat "$runs/run.sh.log" 2>/dev/null || tail -n 30 "$runs/console.log"
+	exit $rc
+fi
 if [ -f "$runs/run.sh.log" ]; then
 	grep -E '^guest:|^  (this-CPU|NUMA|guard|presence|batched)' "$runs/run.sh.log" || true
 	sed -n '/tests passed\|tests failed/,$p' "$runs/run.sh.log" |
