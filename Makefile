@@ -109,9 +109,9 @@ test-vm: vm-deps
 # the index mode's memory figure over 32 CPUs (README, bench/results/
 # index-memory-32cpu.txt): a 6.12 guest with 32 vCPUs runs index_memory
 bench-vm-index: vm-deps
-	KERNEL=6.12 GLIBC=2.41 SMP=32 MEM=6G TIMEOUT=1800 \
+	KERNEL=$(or $(KERNEL),6.12) GLIBC=2.41 SMP=32 MEM=6G TIMEOUT=1800 \
 	GUEST_RUN='$$BUILD/bench/pcpu-bench --out /tmp/bench index_memory' \
-	  vm/test-vm.sh | tee bench/results/index-memory-32cpu.txt
+	  vm/test-vm.sh | tee bench/results/index-memory-32cpu-$(or $(KERNEL),6.12).txt
 
 test-vm-ci: vm-deps
 	KERNEL=6.1 ARCH=x86_64 vm/test-vm.sh
