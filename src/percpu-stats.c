@@ -147,43 +147,42 @@ static void pcpu_units_run(char *start, char *end, void *arg)
 /*
  * How many units have a page in some chunk, and the highest one; -1, -1
  * where the kernel cannot say (asking costs one scan per chunk; nothing
- * is read).  Context: takes pcpu_g.alloc_mutex (the chunks stay).
+ * is read).  The chunks are walked through the reverse lookup, which only
+ * changes under the mutex; nothing is allocated (a child forked meanwhile,
+ * or an allocator that does not lock across fork, is not disturbed).
+ * Context: takes pcpu_g.alloc_mutex.
  */
 static void pcpu_stats_units(int *nr, int *max)
 {
-	struct pcpu_chunk **chunks = NULL;
-	struct pcpu_units_seen s;
-	int *slots = NULL;
-	size_t n, i;
+	static unsigned char seen[PCPU_MAX_UNITS]; /* under the mutex */
+	struct pcpu_units_seen s = {NULL, seen};
+	bool ok = true;
 
 	*nr = *max = -1;
 	if (!pcpu_geo.caps.pagemap_scan && !pcpu_geo.caps.pagemap_read)
 		return;
-	s.seen = calloc(pcpu_geo.nr_units, 1);
-	if (!s.seen)
-		return;
 	pcpu_mutex_lock();
-	n = pcpu_stats_chunks(&chunks, &slots);
-	for (i = 0; n != (size_t)-1 && i < n; i++) {
-		s.base = chunks[i]->base_addr;
-		if (pcpu_os_scan_present(s.base + pcpu_geo.unit_size,
-					 (size_t)pcpu_geo.nr_units *
-						 pcpu_geo.unit_size,
-					 pcpu_units_run, &s))
-			break;
+	memset(seen, 0, pcpu_geo.nr_units);
+	for (size_t i = 0; ok && i < pcpu_g.lookup_cap; i++) {
+		struct pcpu_chunk *c = pcpu_g.lookup[i];
+
+		if (!c)
+			continue;
+		s.base = c->base_addr;
+		ok = !pcpu_os_scan_present(s.base + pcpu_geo.unit_size,
+					   (size_t)pcpu_geo.nr_units *
+						   pcpu_geo.unit_size,
+					   pcpu_units_run, &s);
 	}
-	pcpu_mutex_unlock();
-	if (n != (size_t)-1 && i == n) {
+	if (ok) {
 		*nr = 0;
 		for (unsigned int u = 0; u < pcpu_geo.nr_units; u++)
-			if (s.seen[u]) {
+			if (seen[u]) {
 				++*nr;
 				*max = (int)u;
 			}
 	}
-	free(chunks);
-	free(slots);
-	free(s.seen);
+	pcpu_mutex_unlock();
 }
 
 static const char *pcpu_errno_name(int err)
