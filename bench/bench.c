@@ -1034,13 +1034,13 @@ static void *ixm_migrator(void *arg)
 	(void)arg;
 	while (!TEST_LOAD(ixm_stop)) {
 		for (int i = 0; i < IXM_THREADS; i++) {
+			int tid = TEST_LOAD(ixm_tids[i]);
 			cpu_set_t set;
 
 			CPU_ZERO(&set);
 			CPU_SET((int)(rnd(&s) % (uint64_t)ncpu), &set);
-			if (ixm_tids[i])
-				(void)sched_setaffinity(ixm_tids[i],
-							sizeof(set), &set);
+			if (tid)
+				(void)sched_setaffinity(tid, sizeof(set), &set);
 		}
 		usleep(1000);
 	}
