@@ -923,7 +923,76 @@ static pthread_barrier_t ix_barrier;
 static long ix_iters;
 static double ix_cpu[2], ix_wall[2];
 
-static void *ix_adder(void *arg)
+/* ------------------------------------------------------------------
+ * the this-CPU add against the smallest correct rseq add
+ */
+
+/*
+ * The floor: the smallest correct rseq add of one u64, written here and
+ * not in the library: the CPU number read before the section and compared
+ * inside it (a restart reads it again), the unit's address by a constant
+ * shift (the default 64 KiB unit), no limit, no index mode, no fallback.
+ * It is correct only while every thread of the process runs rseq; it is
+ * what pcpu_add() is measured against.
+ */
+#define AF_SHIFT 16
+#if defined(__x86_64__) && !defined(PCPU_OPS_GENERIC)
+#define AF_FLOOR 1
+static inline void af_floor_add(uint64_t *ptr)
+{
+	unsigned int cpu;
+	char *at;
+
+retry:
+	cpu = *(volatile unsigned int *)(pcpu_rseq_area() +
+					 PCPU_RSEQ_CPU_ID_OFFSET);
+	at = (char *)ptr + (((size_t)cpu + 1) << AF_SHIFT);
+	__asm__ __volatile__ goto(
+		__PCPU_RSEQ_CS_DESC
+		"leaq 3b(%%rip), %%rax\n\t"
+		"movq %%rax, %%fs:" __PCPU_RSEQ_CS "(%[rs])\n\t"
+		"1:\n\t"
+		"cmpl %%fs:" __PCPU_CPU_ID "(%[rs]), %[cpu]\n\t"
+		"jne %l[abort]\n\t"
+		"addq $1, (%[at])\n\t" __PCPU_CS_END
+		:
+		: [rs] "r"(__rseq_offset), [cpu] "r"(cpu), [at] "r"(at)
+		: "memory", "cc", "rax"
+		: abort, slow);
+	return;
+abort:
+	goto retry;
+slow:
+	goto retry; /* the shared epilogue names it; never taken */
+}
+
+/* ns per cycle: a chain of dependent register adds, one cycle each */
+static double af_cycle_ns(void)
+{
+	long n = quick ? 1000000 : 100000000;
+	uint64_t x = 0, y = (uint64_t)n;
+	double c0 = thread_cpu_ns();
+
+	for (long i = 0; i < n / 4; i++)
+		__asm__ __volatile__("addq %1, %0\n\taddq %1, %0\n\t"
+				     "addq %1, %0\n\taddq %1, %0"
+				     : "+r"(x)
+				     : "r"(y));
+	return (thread_cpu_ns() - c0) / (double)(n / 4 * 4);
+}
+#endif
+
+enum af_what { AF_FLOOR_ADD, AF_PCPU_CPU, AF_PCPU_CID, AF_TLS, AF_NR };
+static const char *const af_names[AF_NR] = {
+	"floor (rseq add written in the benchmark)",
+	"pcpu_add, PCPU_INDEX=cpu",
+	"pcpu_add, PCPU_INDEX=cid",
+	"__thread plain add",
+};
+static enum af_what af_cur;
+static __thread uint64_t af_tls;
+
+static void *af_adder(void *arg)
 {
 	long id = (long)arg, n = ix_iters;
 	double c0, w0;
@@ -931,25 +1000,42 @@ static void *ix_adder(void *arg)
 	pthread_barrier_wait(&ix_barrier);
 	c0 = thread_cpu_ns();
 	w0 = now_ns();
-	for (long i = 0; i < n; i++)
-		pcpu_add(upd_pcpu, 1);
+	switch (af_cur) {
+#ifdef AF_FLOOR
+	case AF_FLOOR_ADD:
+		for (long i = 0; i < n; i++)
+			af_floor_add(upd_pcpu);
+		break;
+#endif
+	case AF_TLS:
+		for (long i = 0; i < n; i++) {
+			af_tls++;
+			__asm__ __volatile__("" ::: "memory");
+		}
+		break;
+	default:
+		for (long i = 0; i < n; i++)
+			pcpu_add(upd_pcpu, 1);
+	}
 	ix_cpu[id] = (thread_cpu_ns() - c0) / n;
 	ix_wall[id] = (now_ns() - w0) / n;
 	return NULL;
 }
 
-/* pcpu_add of a u64 with @threads threads under @index; ns/op (thread CPU
- * time, mean over threads), *@wall the wall figure */
-static double ix_run(int index, int threads, double *wall)
+/* @what with @threads threads: ns/op (thread CPU time, mean over the
+ * threads), *@wall the wall figure */
+static double af_run(enum af_what what, int threads, double *wall)
 {
 	pthread_t t[2];
 	double c = 0, w = 0;
 
-	start_allocator_index(0, 0, index);
+	start_allocator_index(
+		0, 0, what == AF_PCPU_CID ? PCPU_INDEX_CID : PCPU_INDEX_CPU);
 	upd_pcpu = pcpu_alloc(8, 8);
+	af_cur = what;
 	pthread_barrier_init(&ix_barrier, NULL, (unsigned int)threads);
 	for (long i = 0; i < threads; i++)
-		pthread_create(&t[i], NULL, ix_adder, (void *)i);
+		pthread_create(&t[i], NULL, af_adder, (void *)i);
 	for (int i = 0; i < threads; i++) {
 		pthread_join(t[i], NULL);
 		c += ix_cpu[i];
@@ -980,8 +1066,8 @@ static void bench_index_ops(void)
 		struct stat3 sc, sd, sr;
 
 		for (int r = 0; r < rounds; r++) {
-			cpu[r] = ix_run(PCPU_INDEX_CPU, threads, &wc[r]);
-			cid[r] = ix_run(PCPU_INDEX_CID, threads, &wd[r]);
+			cpu[r] = af_run(AF_PCPU_CPU, threads, &wc[r]);
+			cid[r] = af_run(AF_PCPU_CID, threads, &wd[r]);
 			mode = index_name();
 			ratio[r] = cpu[r] / cid[r];
 		}
@@ -1001,6 +1087,72 @@ static void bench_index_ops(void)
 			 summarize(wd, rounds).med, sr.med, sr.min, sr.max);
 		row("index_ops", what, sd, "ns/op", 0, note);
 	}
+}
+
+static void bench_add_floor(void)
+{
+	int rounds = quick ? 1 : 9;
+
+	ix_iters = quick ? 100000 : 50000000;
+	header("add_floor",
+	       "this-CPU add of a u64 on one object, in cycles (ns on each "
+	       "adder's CPU clock / ns of a dependent register add, measured "
+	       "each round), against the floor: the smallest correct rseq add, "
+	       "written in the benchmark; rounds interleaved, ratio = "
+	       "configuration / floor per round");
+#ifndef AF_FLOOR
+	printf("  (no floor written for this architecture or build)\n");
+#else
+	start_allocator_index(0, 0, PCPU_INDEX_CPU);
+	if (!pcpu_rseq_limit || pcpu_unit_stride != (size_t)1 << AF_SHIFT) {
+		printf("  (rseq not in use, or units not of 64 KiB: no "
+		       "floor)\n");
+		return;
+	}
+	for (int threads = 1; threads <= 2; threads++) {
+		double cyc[AF_NR][MAX_REPS], wall[AF_NR][MAX_REPS];
+		double ratio[AF_NR][MAX_REPS];
+
+		for (int r = 0; r < rounds; r++) {
+			double w, ns[AF_NR], cns = af_cycle_ns();
+
+			for (int k = 0; k < AF_NR; k++) {
+				ns[k] = af_run((enum af_what)k, threads, &w);
+				cyc[k][r] = ns[k] / cns;
+				wall[k][r] = w;
+			}
+			for (int k = 0; k < AF_NR; k++)
+				ratio[k][r] = ns[k] / ns[AF_FLOOR_ADD];
+		}
+		for (int k = 0; k < AF_NR; k++) {
+			struct stat3 sc = summarize(cyc[k], rounds);
+			struct stat3 sr = summarize(ratio[k], rounds);
+			char what[112], note[160];
+
+			snprintf(what, sizeof(what), "%s, %d thread%s",
+				 af_names[k], threads, threads > 1 ? "s" : "");
+			snprintf(note, sizeof(note),
+				 "wall %.2f ns/op; per-round / floor %.3f "
+				 "[%.3f - %.3f]",
+				 summarize(wall[k], rounds).med, sr.med, sr.min,
+				 sr.max);
+			printf("  %-58s %6.2f cycles [%5.2f - %5.2f] %s\n",
+			       what, sc.med, sc.min, sc.max, note);
+			if (md)
+				fprintf(md,
+					"| add_floor | %s | %.2f cycles | "
+					"%.2f - %.2f | %.3f | %s |\n",
+					what, sc.med, sc.min, sc.max, sr.med,
+					note);
+			if (csv)
+				fprintf(csv,
+					"add_floor,\"%s\",%.3f,%.3f,%.3f,"
+					"cycles,%.3f,\"%s\"\n",
+					what, sc.med, sc.min, sc.max, sr.med,
+					note);
+		}
+	}
+#endif
 }
 
 #define IXM_THREADS 4
@@ -1123,6 +1275,7 @@ static const struct {
 	{"populate", bench_populate},
 	{"counter_reader", bench_counter_reader},
 	{"index_ops", bench_index_ops},
+	{"add_floor", bench_add_floor},
 	{"index_memory", bench_index_memory},
 };
 

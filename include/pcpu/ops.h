@@ -240,30 +240,35 @@ static inline int pcpu_cpu(void)
 		__PCPU_VT_##N val = (T)v;                                      \
 		__PCPU_RSEQ_OP(                                                \
 			0, pcpu_op_slow(ptr, N, PCPU_OP_WRITE, v, 0),          \
-			__PCPU_CS(0, __PCPU_ASM_WRITE(N), [v] "r"(val)));      \
+			__PCPU_CS(                                             \
+				0,                                             \
+				__PCPU_ASM_WRITE(N), [v] __PCPU_VC_##N(val))); \
 	}                                                                      \
 	static inline uint64_t __pcpu_add_##N(void *ptr, uint64_t v)           \
 	{                                                                      \
 		__PCPU_VT_##N val = (T)v;                                      \
-		__PCPU_RSEQ_OP(0, pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0),     \
-			       __PCPU_CS(1, __PCPU_ASM_ADD(N), [v] "r"(val))); \
+		__PCPU_RSEQ_OP(                                                \
+			0, pcpu_op_slow(ptr, N, PCPU_OP_ADD, v, 0),            \
+			__PCPU_CS(1,                                           \
+				  __PCPU_ASM_ADD(N), [v] __PCPU_VC_##N(val))); \
 	}                                                                      \
 	static inline uint64_t __pcpu_add_return_##N(void *ptr, uint64_t v)    \
 	{                                                                      \
 		__PCPU_VT_##N val = (T)v;                                      \
 		T res;                                                         \
-		__PCPU_RSEQ_OP(res,                                            \
-			       pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0), \
-			       __PCPU_CS(2, __PCPU_ASM_ADD_RETURN(N),          \
-					 [v] "r"(val), [res] "m"(res)));       \
+		__PCPU_RSEQ_OP(                                                \
+			res, pcpu_op_slow(ptr, N, PCPU_OP_ADD_RETURN, v, 0),   \
+			__PCPU_CS(2, __PCPU_ASM_ADD_RETURN(N),                 \
+				  [v] __PCPU_VC_##N(val), [res] "m"(res)));    \
 	}                                                                      \
 	static inline uint64_t __pcpu_xchg_##N(void *ptr, uint64_t v)          \
 	{                                                                      \
 		__PCPU_VT_##N val = (T)v;                                      \
 		T old;                                                         \
-		__PCPU_RSEQ_OP(old, pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0),  \
-			       __PCPU_CS(3, __PCPU_ASM_XCHG(N), [v] "r"(val),  \
-					 [old] "m"(old)));                     \
+		__PCPU_RSEQ_OP(                                                \
+			old, pcpu_op_slow(ptr, N, PCPU_OP_XCHG, v, 0),         \
+			__PCPU_CS(3, __PCPU_ASM_XCHG(N),                       \
+				  [v] __PCPU_VC_##N(val), [old] "m"(old)));    \
 	}                                                                      \
 	static inline uint64_t __pcpu_cmpxchg_##N(void *ptr, uint64_t o,       \
 						  uint64_t v)                  \
@@ -272,8 +277,11 @@ static inline int pcpu_cpu(void)
 		T old;                                                         \
 		__PCPU_RSEQ_OP(                                                \
 			old, pcpu_op_slow(ptr, N, PCPU_OP_CMPXCHG, v, o),      \
-			__PCPU_CS(4, __PCPU_ASM_CMPXCHG(N), [v] "r"(val),      \
-				  [expect] "r"(expect), [old] "m"(old)));      \
+			__PCPU_CS(                                             \
+				4,                                             \
+				__PCPU_ASM_CMPXCHG(N), [v] __PCPU_VC_##N(val), \
+				[expect] __PCPU_VC_##N(expect),                \
+				[old] "m"(old)));                              \
 	}
 
 __PCPU_DEFINE_OPS(1, uint8_t)

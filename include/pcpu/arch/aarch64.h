@@ -103,7 +103,11 @@
 #define __PCPU_MOD_2 "w"
 #define __PCPU_MOD_4 "w"
 #define __PCPU_MOD_8 "x"
-/* the operand type of a value given in a register */
+/* the operand type of a value given in a register, and its constraint */
+#define __PCPU_VC_1 "r"
+#define __PCPU_VC_2 "r"
+#define __PCPU_VC_4 "r"
+#define __PCPU_VC_8 "r"
 #define __PCPU_VT_1 uint32_t
 #define __PCPU_VT_2 uint32_t
 #define __PCPU_VT_4 uint32_t
