@@ -1155,6 +1155,113 @@ static void bench_add_floor(void)
 #endif
 }
 
+/* ------------------------------------------------------------------
+ * allocation from several threads at once
+ */
+
+static pthread_barrier_t ca_barrier;
+static long ca_pairs;
+static bool ca_malloc;
+static double ca_cpu[4], ca_wall[4];
+
+/* alloc + write its unit-0 copy + free of 8 bytes, ca_pairs times, with a
+ * window of 64 live objects so frees and allocations interleave */
+static void *ca_thread(void *arg)
+{
+	long id = (long)arg;
+	uint64_t *live[64] = {0};
+	double c0, w0;
+
+	pthread_barrier_wait(&ca_barrier);
+	c0 = thread_cpu_ns();
+	w0 = now_ns();
+	for (long i = 0; i < ca_pairs; i++) {
+		uint64_t **slot = &live[i & 63];
+
+		if (ca_malloc) {
+			free(*slot);
+			*slot = calloc(1, 8);
+			**slot = 1;
+		} else {
+			if (*slot)
+				pcpu_free(*slot);
+			*slot = pcpu_alloc(8, 8);
+			*pcpu_ptr(*slot, 0) = 1;
+		}
+	}
+	ca_cpu[id] = (thread_cpu_ns() - c0) / ca_pairs;
+	ca_wall[id] = (now_ns() - w0) / ca_pairs;
+	for (int k = 0; k < 64; k++) {
+		if (ca_malloc)
+			free(live[k]);
+		else if (live[k])
+			pcpu_free(live[k]);
+	}
+	return NULL;
+}
+
+/* ns per pair per thread (thread CPU time, mean of the threads) */
+static double ca_run(bool use_malloc, int threads, double *wall)
+{
+	pthread_t t[4];
+	double c = 0, w = 0;
+
+	if (!use_malloc)
+		start_allocator(2, 0);
+	ca_malloc = use_malloc;
+	pthread_barrier_init(&ca_barrier, NULL, (unsigned int)threads);
+	for (long i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, ca_thread, (void *)i);
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		c += ca_cpu[i];
+		w += ca_wall[i];
+	}
+	pthread_barrier_destroy(&ca_barrier);
+	*wall = w / threads;
+	return c / threads;
+}
+
+static void bench_concurrent_alloc(void)
+{
+	int rounds = quick ? 1 : 7;
+
+	ca_pairs = quick ? 10000 : 1000000;
+	header("concurrent_alloc",
+	       "1, 2 and 4 threads at once, each: free the oldest of 64 live "
+	       "8-byte objects, allocate one, write its unit-0 copy (2 "
+	       "units); ns per pair per thread on the thread's CPU clock "
+	       "(wall in the note), rounds interleaved; baseline: "
+	       "calloc(1, 8) + free, same pattern, same round");
+	for (int threads = 1; threads <= 4; threads *= 2) {
+		double pc[MAX_REPS], mc[MAX_REPS], ratio[MAX_REPS];
+		double pw[MAX_REPS], mw[MAX_REPS];
+		struct stat3 sp, sm, sr;
+		char what[96], note[160];
+
+		for (int r = 0; r < rounds; r++) {
+			pc[r] = ca_run(false, threads, &pw[r]);
+			mc[r] = ca_run(true, threads, &mw[r]);
+			ratio[r] = pc[r] / mc[r];
+		}
+		sp = summarize(pc, rounds);
+		sm = summarize(mc, rounds);
+		sr = summarize(ratio, rounds);
+		snprintf(what, sizeof(what), "calloc + free, %d thread%s",
+			 threads, threads > 1 ? "s" : "");
+		snprintf(note, sizeof(note), "wall %.1f ns",
+			 summarize(mw, rounds).med);
+		row("concurrent_alloc", what, sm, "ns", 0, note);
+		snprintf(what, sizeof(what), "pcpu_alloc + free, %d thread%s",
+			 threads, threads > 1 ? "s" : "");
+		snprintf(note, sizeof(note),
+			 "wall %.1f ns; per-round pcpu / calloc %.2f [%.2f - "
+			 "%.2f]",
+			 summarize(pw, rounds).med, sr.med, sr.min, sr.max);
+		row("concurrent_alloc", what, sp, "ns", 0, note);
+	}
+}
+
 #define IXM_THREADS 4
 #define IXM_OBJS 100
 #define IXM_PER_OBJ 1000 /* u64 counters per object: 10^5 in all */
@@ -1276,6 +1383,7 @@ static const struct {
 	{"counter_reader", bench_counter_reader},
 	{"index_ops", bench_index_ops},
 	{"add_floor", bench_add_floor},
+	{"concurrent_alloc", bench_concurrent_alloc},
 	{"index_memory", bench_index_memory},
 };
 
