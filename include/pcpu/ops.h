@@ -344,10 +344,41 @@ static inline bool __pcpu_add_return_at(void *ptr, uint64_t v, uint64_t *res,
 		       "pcpu operations need 1, 2, 4 or 8-byte objects")
 #endif
 
+/*
+ * The object's type: the arithmetic operations take integers (and enums)
+ * only; pcpu_write(), pcpu_xchg() and pcpu_cmpxchg() take pointers too
+ * (they move the bits whole).  A float, a double, a struct or, for the
+ * arithmetic, a pointer is a compile-time error: the operations work on
+ * the integer bits, which would silently corrupt such values.
+ * __builtin_classify_type (gcc, clang): 1 integer, 2 char, 3 enum,
+ * 4 bool, 5 pointer.
+ */
+#define __PCPU_CLASS(p) __builtin_classify_type(*(p))
+#define __PCPU_IS_INT(p) \
+	(__PCPU_CLASS(p) == 1 || __PCPU_CLASS(p) == 2 || __PCPU_CLASS(p) == 3)
+#define __PCPU_TYPE_OK_add(p) __PCPU_IS_INT(p)
+#define __PCPU_TYPE_OK_add_return(p) __PCPU_IS_INT(p)
+#define __PCPU_TYPE_OK_write(p) \
+	(__PCPU_IS_INT(p) || __PCPU_CLASS(p) == 4 || __PCPU_CLASS(p) == 5)
+#define __PCPU_TYPE_OK_xchg(p) __PCPU_TYPE_OK_write(p)
+#define __PCPU_TYPE_OK_cmpxchg(p) __PCPU_TYPE_OK_write(p)
+#ifdef __cplusplus
+#define PCPU_TYPE_CHECK(op, p)                               \
+	static_assert(__PCPU_TYPE_OK_##op(p),                \
+		      "pcpu_" #op " needs an integer object" \
+		      " (pointers: write, xchg, cmpxchg only)")
+#else
+#define PCPU_TYPE_CHECK(op, p)                                \
+	_Static_assert(__PCPU_TYPE_OK_##op(p),                \
+		       "pcpu_" #op " needs an integer object" \
+		       " (pointers: write, xchg, cmpxchg only)")
+#endif
+
 /* Dispatch on the object's size, as the kernel's this_cpu ops do. */
 #define __pcpu_dispatch(op, p, ...)                                      \
 	({                                                               \
 		PCPU_SIZE_CHECK(p);                                      \
+		PCPU_TYPE_CHECK(op, p);                                  \
 		uint64_t __r;                                            \
 		switch (sizeof(*(p))) {                                  \
 		case 1:                                                  \
