@@ -2,6 +2,7 @@
 #   make        build (debug build: invariant checks on)
 #   make demo   build and run the demonstration
 #   make test   build and run the whole test suite (ctest, debug build)
+#   make check  the same (the usual name)
 #   make test-quick   the same without the slow cases
 #   make bench  optimized build and benchmarks
 BUILD   ?= build
@@ -10,7 +11,7 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
-.PHONY: all build release demo test test-quick test-asan test-tsan test-valgrind fuzz bench clean deps format install vm-deps test-vm test-vm-all test-vm-ci bench-vm-index
+.PHONY: all build release demo test check uninstall test-quick test-asan test-tsan test-valgrind fuzz bench clean deps format install vm-deps test-vm test-vm-all test-vm-ci bench-vm-index
 
 all: build
 
@@ -36,6 +37,8 @@ demo: release
 
 test: build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) -LE memcheck
+
+check: test
 
 # the suite without the cases labelled slow (a minute here)
 test-quick: build
@@ -131,3 +134,9 @@ clean:
 PREFIX ?= /usr/local
 install: release
 	cmake --install $(RELEASE) --prefix $(PREFIX)
+
+# remove what the last `make install` put in place (CMake's manifest of it)
+uninstall:
+	@[ -f $(RELEASE)/install_manifest.txt ] || \
+	  { echo "nothing to uninstall: no $(RELEASE)/install_manifest.txt (make install writes it)"; exit 1; }
+	xargs -d '\n' rm -fv < $(RELEASE)/install_manifest.txt

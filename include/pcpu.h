@@ -16,6 +16,17 @@
 extern "C" {
 #endif
 
+/* The release these headers belong to (CHANGELOG.md). */
+#define PCPU_VERSION_MAJOR 0
+#define PCPU_VERSION_MINOR 2
+#define PCPU_VERSION_PATCH 0
+/* One number that orders releases: PCPU_VERSION_NUMBER(0, 2, 0). */
+#define PCPU_VERSION_NUMBER(major, minor, patch) \
+	(((major) << 16) | ((minor) << 8) | (patch))
+#define PCPU_VERSION                                                \
+	PCPU_VERSION_NUMBER(PCPU_VERSION_MAJOR, PCPU_VERSION_MINOR, \
+			    PCPU_VERSION_PATCH)
+
 #if defined(__GNUC__)
 #define PCPU_API __attribute__((visibility("default")))
 #else
@@ -68,6 +79,7 @@ static inline void pcpu_config_init(struct pcpu_config *cfg)
 	cfg->index = -1;
 }
 
+PCPU_API unsigned int pcpu_version(void);
 PCPU_API int pcpu_init(const struct pcpu_config *cfg);
 PCPU_API void *pcpu_alloc(size_t size, size_t align);
 PCPU_API void *pcpu_alloc_nowait(size_t size, size_t align);

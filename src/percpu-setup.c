@@ -331,3 +331,18 @@ void pcpu_test_reset(void)
 	pcpu_unit_stride = 0;
 	__atomic_store_n(&pcpu_rseq_limit, 0, __ATOMIC_SEQ_CST);
 }
+
+/**
+ * pcpu_version - the release of the library that runs
+ *
+ * Compare it with PCPU_VERSION, the release of the headers a program was
+ * built with: a program built against 0.2 needs pcpu_version() >=
+ * PCPU_VERSION_NUMBER(0, 2, 0).
+ *
+ * Context: any, including a signal handler; starts nothing.
+ * Return: PCPU_VERSION_NUMBER(major, minor, patch) of the library.
+ */
+unsigned int pcpu_version(void)
+{
+	return PCPU_VERSION;
+}

@@ -1,14 +1,14 @@
 #!/bin/sh
-# The shared library exports pcpu_* only, every one under the version node
-# of src/libpcpu.map.  $1: libpcpu.so
+# The shared library exports pcpu_* only, every one under a version node
+# of src/libpcpu.map (PCPU_<major>.<minor>).  $1: libpcpu.so
 set -e
 lib="$1"
 syms=$(nm -D --defined-only "$lib" | awk '{print $3}')
 bad=0
 for s in $syms; do
 	case "$s" in
-	PCPU_0.1) ;;
-	pcpu_*@@PCPU_0.1) ;;
+	PCPU_[0-9]*.[0-9]*) ;;
+	pcpu_*@@PCPU_[0-9]*.[0-9]*) ;;
 	*) echo "exported without the pcpu_ prefix or the version node: $s"; bad=1 ;;
 	esac
 done

@@ -411,6 +411,20 @@ static void t_nowait_makes_no_syscall(void)
 }
 
 /* EINVAL for bad sizes and alignments. */
+/* The headers' release macros, the library's pcpu_version() and the
+ * build's project version (CMake, passed as PCPU_PROJECT_VERSION) agree. */
+static void t_version_macros_match_the_library(void)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%d.%d.%d", PCPU_VERSION_MAJOR,
+		 PCPU_VERSION_MINOR, PCPU_VERSION_PATCH);
+	CHECK(!strcmp(v, PCPU_PROJECT_VERSION));
+	CHECK_EQ(pcpu_version(), PCPU_VERSION);
+	CHECK(PCPU_VERSION_NUMBER(0, 1, 9) < PCPU_VERSION_NUMBER(0, 2, 0));
+	CHECK(PCPU_VERSION_NUMBER(0, 2, 0) < PCPU_VERSION_NUMBER(1, 0, 0));
+}
+
 static void t_bad_arguments_einval(void)
 {
 	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
@@ -1003,6 +1017,8 @@ static const struct test_case cases[] = {
 	{"nowait_makes_no_syscall", t_nowait_makes_no_syscall,
 	 TEST_NO_MEMCHECK},
 	{"bad_arguments_einval", t_bad_arguments_einval, 0},
+	{"version_macros_match_the_library", t_version_macros_match_the_library,
+	 0},
 	{"enomem_leaves_state_unchanged", t_enomem_leaves_state_unchanged, 0},
 	{"bad_free_aborts_with_message", t_bad_free_aborts_with_message, 0},
 	{"concurrent_alloc_free_with_balancer",
