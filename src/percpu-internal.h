@@ -128,6 +128,8 @@ static inline void pcpu_cpu_relax(void)
 #endif
 }
 
+#define PCPU_CACHE_LINE 64
+
 /* The spin lock of the allocation maps: no system call, ever. */
 typedef struct {
 	int locked;
@@ -297,7 +299,11 @@ struct pcpu_global {
 	size_t lookup_used;
 
 	pthread_mutex_t alloc_mutex;
-	pcpu_spinlock_t lock; /* pcpu_lock(), pcpu_unlock() */
+	/* pcpu_lock(), pcpu_unlock(): alone on its cache line, so that the
+	 * waiters' reads of it do not take from the holder the line of the
+	 * fields it writes (the stats, just below) */
+	pcpu_spinlock_t lock __attribute__((aligned(PCPU_CACHE_LINE)));
+	char lock_pad[PCPU_CACHE_LINE - sizeof(pcpu_spinlock_t)];
 	unsigned int nr_deferred; /* frees queued by signal handlers */
 	/* mbind's errno once NUMA placement fell back to first touch, or 0
 	 * (alloc_mutex) */
