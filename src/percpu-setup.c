@@ -194,6 +194,8 @@ static int pcpu_setup_tables(void)
 {
 	int i;
 
+	if (pcpu_geo.nr_slots > BITS_PER_LONG)
+		return -EINVAL; /* pcpu_g.slot_mask has a bit per slot */
 	pcpu_g.chunk_lists =
 		calloc(pcpu_geo.nr_slots, sizeof(struct list_head));
 	pcpu_g.pages = calloc((size_t)pcpu_geo.nr_units * pcpu_geo.unit_pages,
@@ -209,6 +211,7 @@ static int pcpu_setup_tables(void)
 	}
 	for (i = 0; i < pcpu_geo.nr_slots; i++)
 		INIT_LIST_HEAD(&pcpu_g.chunk_lists[i]);
+	pcpu_g.slot_mask = 0;
 	return 0;
 }
 

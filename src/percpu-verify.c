@@ -166,6 +166,11 @@ void pcpu_verify_all(void)
 		dirty += (size_t)c->dirty_bytes;
 		used += pcpu_geo.unit_size - (size_t)c->free_bytes;
 	}
+	for (int slot = 0; slot < pcpu_geo.nr_slots; slot++)
+		VERIFY(!(pcpu_g.slot_mask & (1UL << slot)) ==
+			       list_empty(&pcpu_g.chunk_lists[slot]),
+		       NULL, "slot_mask", slot,
+		       (int)((pcpu_g.slot_mask >> slot) & 1));
 	VERIFY(empty == pcpu_g.nr_empty_pop_pages, NULL, "nr_empty_pop_pages",
 	       empty, pcpu_g.nr_empty_pop_pages);
 	VERIFY(populated == pcpu_g.nr_populated, NULL, "nr_populated",

@@ -120,14 +120,29 @@ int pcpu_chunk_slot(const struct pcpu_chunk *chunk)
 	return pcpu_size_to_slot(md->contig_hint * PCPU_MIN_ALLOC_SIZE);
 }
 
+/* Bring pcpu_g.slot_mask's bit of @slot (if it is one) up to date. */
+static void pcpu_slot_sync(int slot)
+{
+	if (slot < 0 || slot >= pcpu_geo.nr_slots)
+		return;
+	if (list_empty(&pcpu_g.chunk_lists[slot]))
+		pcpu_g.slot_mask &= ~(1UL << slot);
+	else
+		pcpu_g.slot_mask |= 1UL << slot;
+}
+
 static void __pcpu_chunk_move(struct pcpu_chunk *chunk, int slot,
 			      bool move_front)
 {
+	int oslot = chunk->slot;
+
 	if (move_front)
 		list_move(&chunk->list, &pcpu_g.chunk_lists[slot]);
 	else
 		list_move_tail(&chunk->list, &pcpu_g.chunk_lists[slot]);
 	chunk->slot = slot;
+	pcpu_slot_sync(slot);
+	pcpu_slot_sync(oslot);
 }
 
 static void pcpu_chunk_move(struct pcpu_chunk *chunk, int slot)
@@ -483,6 +498,7 @@ static void pcpu_chunk_unregister(struct pcpu_chunk *chunk)
 {
 	lockdep_assert_held_lock();
 	list_del_init(&chunk->list);
+	pcpu_slot_sync(chunk->slot);
 	pcpu_lookup_remove(chunk);
 	if (!chunk->isolated)
 		WRITE_ONCE(pcpu_g.nr_empty_pop_pages,
@@ -716,11 +732,16 @@ static struct pcpu_chunk *pcpu_alloc_search(int bits, int align, int size,
 					    bool nowait, int *offp)
 {
 	struct pcpu_chunk *chunk, *next;
-	int slot, off;
+	int slot = pcpu_size_to_slot(size), off;
+	/* the slots from @size's to the free slot that hold chunks; a failed
+	 * chunk moves to slot 0, below them */
+	unsigned long slots =
+		pcpu_g.slot_mask & (~0UL << slot) &
+		(~0UL >> (BITS_PER_LONG - 1 - pcpu_geo.free_slot));
 
 	lockdep_assert_held_lock();
-	for (slot = pcpu_size_to_slot(size); slot <= pcpu_geo.free_slot;
-	     slot++) {
+	for (; slots; slots &= slots - 1) {
+		slot = __builtin_ctzl(slots);
 		list_for_each_entry_safe (chunk, next,
 					  &pcpu_g.chunk_lists[slot], list) {
 			int oslot = chunk->slot;
