@@ -48,6 +48,16 @@ static FILE *md, *csv;
 #define now_ns test_now_ns
 #define rnd test_rand
 
+/* The calling thread's CPU time in ns: the primary figure of a timed loop
+ * (the machines are shared; wall time goes beside it). */
+static double thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -149,6 +159,28 @@ static const struct {
 		   {256, 960, 110},
 		   {1024, 3520, 200}};
 
+/* 2^20 allocations of @size (pcpu, or malloc with @use_malloc), then the
+ * frees in random order; *@free_ns the free figure.  Thread CPU time. */
+static double ks_run(bool use_malloc, size_t size, void **p, size_t n,
+		     uint64_t *seed, double *free_ns)
+{
+	double t0 = thread_cpu_ns(), alloc_ns;
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = use_malloc ? malloc(size) : pcpu_alloc(size, 4);
+	alloc_ns = (thread_cpu_ns() - t0) / n;
+	shuffle(p, n, seed);
+	t0 = thread_cpu_ns();
+	for (size_t i = 0; i < n; i++) {
+		if (use_malloc)
+			free(p[i]);
+		else
+			pcpu_free(p[i]);
+	}
+	*free_ns = (thread_cpu_ns() - t0) / n;
+	return alloc_ns;
+}
+
 static void bench_kernel_shape(void)
 {
 	size_t n = quick ? 4096 : (size_t)1 << 20;
@@ -157,35 +189,35 @@ static void bench_kernel_shape(void)
 
 	header("kernel_shape",
 	       "2^20 allocations of one size, then frees in random order "
-	       "(ns per operation; 2 units)");
+	       "(ns per operation on the thread's CPU clock; 2 units); "
+	       "malloc of the same sizes in the same round");
 	for (size_t k = 0; k < sizeof(kernel_2017) / sizeof(kernel_2017[0]);
 	     k++) {
-		double a[MAX_REPS], f[MAX_REPS], t0;
-		char what[64], note[96];
+		double a[MAX_REPS], f[MAX_REPS], ma[MAX_REPS], mf[MAX_REPS];
+		size_t size = kernel_2017[k].size;
+		struct stat3 sma, smf;
+		char what[64], note[128];
 
 		for (int r = 0; r < reps; r++) {
 			start_allocator(2, 0);
-			t0 = now_ns();
-			for (size_t i = 0; i < n; i++)
-				p[i] = pcpu_alloc(kernel_2017[k].size, 4);
-			a[r] = (now_ns() - t0) / n;
-			shuffle(p, n, &seed);
-			t0 = now_ns();
-			for (size_t i = 0; i < n; i++)
-				pcpu_free(p[i]);
-			f[r] = (now_ns() - t0) / n;
+			a[r] = ks_run(false, size, p, n, &seed, &f[r]);
+			ma[r] = ks_run(true, size, p, n, &seed, &mf[r]);
 		}
-		snprintf(what, sizeof(what), "alloc %zu B",
-			 kernel_2017[k].size);
+		sma = summarize(ma, reps);
+		smf = summarize(mf, reps);
+		snprintf(what, sizeof(what), "alloc %zu B", size);
 		snprintf(note, sizeof(note),
-			 "kernel 2017: %.0f ns/op (other hardware)",
-			 kernel_2017[k].alloc_ms * 1e6 / (1 << 20));
+			 "malloc %.1f ns; kernel 2017: %.0f ns/op (other "
+			 "hardware)",
+			 sma.med, kernel_2017[k].alloc_ms * 1e6 / (1 << 20));
 		row("kernel_shape", what, summarize(a, reps), "ns/op",
 		    kernel_2017[k].alloc_ms * 1e6 / (1 << 20), note);
-		snprintf(what, sizeof(what), "free %zu B", kernel_2017[k].size);
-		snprintf(note, sizeof(note),
-			 "kernel 2017: %.0f ns/op (other hardware)",
-			 kernel_2017[k].free_ms * 1e6 / (1 << 20));
+		snprintf(what, sizeof(what), "free %zu B", size);
+		snprintf(
+			note, sizeof(note),
+			"malloc's free %.1f ns; kernel 2017: %.0f ns/op (other "
+			"hardware)",
+			smf.med, kernel_2017[k].free_ms * 1e6 / (1 << 20));
 		row("kernel_shape", what, summarize(f, reps), "ns/op",
 		    kernel_2017[k].free_ms * 1e6 / (1 << 20), note);
 	}
@@ -193,108 +225,149 @@ static void bench_kernel_shape(void)
 }
 
 /* Alloc + write unit 0 + free of one 8-byte object, over and over: the
- * zeroing cost (cleaner) is included, amortized as it happens. */
+ * zeroing cost (cleaner) is included, amortized as it happens.  Thread CPU
+ * time, wall beside it; calloc(1, 8) + write + free in the same round. */
+static double hp_pairs(bool use_calloc, long n, double *wall)
+{
+	double c0 = thread_cpu_ns(), w0 = now_ns();
+
+	for (long i = 0; i < n; i++) {
+		if (use_calloc) {
+			uint64_t *q = calloc(1, 8);
+
+			*(volatile uint64_t *)q = 1;
+			free(q);
+		} else {
+			uint64_t *q = pcpu_alloc(8, 8);
+
+			*pcpu_ptr(q, 0) = 1;
+			pcpu_free(q);
+		}
+	}
+	*wall = (now_ns() - w0) / n;
+	return (thread_cpu_ns() - c0) / n;
+}
+
 static void bench_hot_pair(void)
 {
 	static const unsigned int units[] = {2, 256};
+	int rounds = quick ? 1 : 9;
 	long n = quick ? 10000 : 2000000;
 
 	header("hot_pair",
-	       "pcpu_alloc(8) + write unit 0 + pcpu_free, same object "
-	       "over and over (ns per pair, zeroing included)");
+	       "pcpu_alloc(8) + write unit 0 + pcpu_free, same object over and "
+	       "over (zeroing included); ns per pair on the thread's CPU "
+	       "clock (wall in the note), rounds interleaved; baseline: "
+	       "calloc(1, 8) + write + free in the same round");
 	for (int k = 0; k < 2; k++) {
-		double v[MAX_REPS], t0;
-		char what[64];
+		double v[MAX_REPS], m[MAX_REPS], ratio[MAX_REPS];
+		double wv[MAX_REPS], wm[MAX_REPS];
+		struct stat3 sv, sm, sr;
+		char what[64], note[128];
 
-		for (int r = 0; r < reps; r++) {
+		for (int r = 0; r < rounds; r++) {
 			start_allocator(units[k], 0);
-			t0 = now_ns();
-			for (long i = 0; i < n; i++) {
-				uint64_t *q = pcpu_alloc(8, 8);
-
-				*pcpu_ptr(q, 0) = 1;
-				pcpu_free(q);
-			}
-			v[r] = (now_ns() - t0) / n;
+			v[r] = hp_pairs(false, n, &wv[r]);
+			m[r] = hp_pairs(true, n, &wm[r]);
+			ratio[r] = v[r] / m[r];
 		}
+		sv = summarize(v, rounds);
+		sm = summarize(m, rounds);
+		sr = summarize(ratio, rounds);
+		snprintf(what, sizeof(what),
+			 "calloc+free 8 B (round of %u units)", units[k]);
+		snprintf(note, sizeof(note), "wall %.1f ns",
+			 summarize(wm, rounds).med);
+		row("hot_pair", what, sm, "ns", 0, note);
 		snprintf(what, sizeof(what), "alloc+free 8 B, %u units",
 			 units[k]);
-		row("hot_pair", what, summarize(v, reps), "ns", 0, NULL);
+		snprintf(note, sizeof(note),
+			 "wall %.1f ns; per-round pcpu / calloc %.2f [%.2f - "
+			 "%.2f]",
+			 summarize(wv, rounds).med, sr.med, sr.min, sr.max);
+		row("hot_pair", what, sv, "ns", 0, note);
 	}
 }
 
 /* Random-order pairs with many live objects: free a random live one,
- * allocate a new one in its place. */
+ * allocate a new one in its place (and write it, as a program would). */
+static double rp_pairs(int how, void **p, size_t live, long n, uint64_t *seed,
+		       double *wall)
+{
+	double c0 = thread_cpu_ns(), w0 = now_ns();
+
+	for (long i = 0; i < n; i++) {
+		size_t j = rnd(seed) % live;
+
+		if (how == 2) { /* malloc + write */
+			free(p[j]);
+			p[j] = malloc(8);
+			*(volatile uint64_t *)p[j] = 1;
+			continue;
+		}
+		pcpu_free(p[j]);
+		p[j] = pcpu_alloc(8, 8);
+		if (how == 1)
+			*pcpu_ptr((uint64_t *)p[j], 0) = 1;
+	}
+	*wall = (now_ns() - w0) / n;
+	return (thread_cpu_ns() - c0) / n;
+}
+
 static void bench_random_pairs(void)
 {
 	static const unsigned int units[] = {2, 256};
+	static const char *const names[] = {"random pair 8 B",
+					    "random pair 8 B + write unit 0",
+					    "malloc(8) + write + free"};
+	int rounds = quick ? 1 : 7;
 	size_t live = quick ? 10000 : 1000000;
 	long n = quick ? 10000 : 2000000;
 	void **p = malloc(live * sizeof(*p));
 
 	header("random_pairs",
-	       "10^6 live 8-byte objects; free a random one, allocate "
-	       "another (ns per pair, zeroing included)");
+	       "10^6 live 8-byte objects; free a random one, allocate another "
+	       "(zeroing included); ns per pair on the thread's CPU clock "
+	       "(wall in the note), rounds interleaved; baseline: malloc(8) + "
+	       "write + free, same pattern, same round");
 	for (int k = 0; k < 2; k++) {
-		double v[MAX_REPS], w[MAX_REPS], m[MAX_REPS], t0;
-		static struct stat3 mb;
+		double v[3][MAX_REPS], w[3][MAX_REPS], ratio[MAX_REPS];
 		uint64_t seed = 99;
-		char what[64];
 
-		for (int r = 0; r < reps; r++) {
+		for (int r = 0; r < rounds; r++) {
 			start_allocator(units[k], 0);
 			for (size_t i = 0; i < live; i++) {
 				p[i] = pcpu_alloc(8, 8);
 				*pcpu_ptr((uint64_t *)p[i], 0) = i;
 			}
-			t0 = now_ns();
-			for (long i = 0; i < n; i++) {
-				size_t j = rnd(&seed) % live;
-
-				pcpu_free(p[j]);
-				p[j] = pcpu_alloc(8, 8);
-			}
-			v[r] = (now_ns() - t0) / n;
-			/* the same with the program writing its new object in
-			 * unit 0, so that the cleaner has bytes to clear */
-			t0 = now_ns();
-			for (long i = 0; i < n; i++) {
-				size_t j = rnd(&seed) % live;
-
-				pcpu_free(p[j]);
-				p[j] = pcpu_alloc(8, 8);
-				*pcpu_ptr((uint64_t *)p[j], 0) = 1;
-			}
-			w[r] = (now_ns() - t0) / n;
+			for (int how = 0; how < 2; how++)
+				v[how][r] = rp_pairs(how, p, live, n, &seed,
+						     &w[how][r]);
+			for (size_t i = 0; i < live; i++)
+				p[i] = malloc(8);
+			v[2][r] = rp_pairs(2, p, live, n, &seed, &w[2][r]);
+			for (size_t i = 0; i < live; i++)
+				free(p[i]);
+			ratio[r] = v[1][r] / v[2][r];
 		}
-		if (k == 0) {
-			/* baseline: malloc/free with the same pattern */
-			for (int r = 0; r < reps; r++) {
-				for (size_t i = 0; i < live; i++)
-					p[i] = malloc(8);
-				t0 = now_ns();
-				for (long i = 0; i < n; i++) {
-					size_t j = rnd(&seed) % live;
+		for (int how = 0; how < 3; how++) {
+			struct stat3 sr = summarize(ratio, rounds);
+			char what[96], note[128];
 
-					free(p[j]);
-					p[j] = malloc(8);
-				}
-				m[r] = (now_ns() - t0) / n;
-				for (size_t i = 0; i < live; i++)
-					free(p[i]);
-			}
-			mb = summarize(m, reps);
-			row("random_pairs", "malloc(8) + free, same pattern",
-			    mb, "ns", 0, "baseline");
+			snprintf(what, sizeof(what), "%s, %u units", names[how],
+				 units[k]);
+			if (how == 1)
+				snprintf(note, sizeof(note),
+					 "wall %.1f ns; per-round / malloc + "
+					 "write %.2f [%.2f - %.2f]",
+					 summarize(w[how], rounds).med, sr.med,
+					 sr.min, sr.max);
+			else
+				snprintf(note, sizeof(note), "wall %.1f ns",
+					 summarize(w[how], rounds).med);
+			row("random_pairs", what, summarize(v[how], rounds),
+			    "ns", 0, note);
 		}
-		snprintf(what, sizeof(what), "random pair 8 B, %u units",
-			 units[k]);
-		row("random_pairs", what, summarize(v, reps), "ns", mb.med,
-		    NULL);
-		snprintf(what, sizeof(what),
-			 "random pair 8 B + write unit 0, %u units", units[k]);
-		row("random_pairs", what, summarize(w, reps), "ns", 0,
-		    "includes a cache miss on the object");
 	}
 	free(p);
 }
@@ -830,14 +903,6 @@ static void *rd_reader(void *arg)
 		__atomic_add_fetch(&rd_sums, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
-}
-
-static double thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 /* ns per add of @amount on this thread's CPU clock; *@wall: wall ns/op. */
