@@ -207,6 +207,7 @@ int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 				: pcpu_env_nr_units(geo->caps.nr_possible_cpus);
 	geo->balance_enabled = pcpu_tristate(
 		cfg->balance, pcpu_env_bool("PCPU_BALANCE", true));
+	geo->tcache = pcpu_env_bool("PCPU_TCACHE", true);
 	env_strict = pcpu_env_bool("PCPU_STRICT", strict_def);
 	geo->strict = pcpu_tristate(cfg->strict, env_strict);
 	geo->show_stats = pcpu_tristate(

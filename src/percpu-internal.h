@@ -245,6 +245,7 @@ struct pcpu_geometry {
 	bool strict;
 	bool strict_refused; /* asked for (or the debug default), no guards */
 	bool balance_enabled;
+	bool tcache; /* per-thread caches of small clean areas (PCPU_TCACHE) */
 	bool show_stats;
 	bool numa_bind; /* PCPU_NUMA=bind: mbind each node's run of units */
 	bool force_numa; /* test-only: bind even on one node */
@@ -308,6 +309,7 @@ struct pcpu_global {
 	pcpu_spinlock_t lock __attribute__((aligned(PCPU_CACHE_LINE)));
 	char lock_pad[PCPU_CACHE_LINE - sizeof(pcpu_spinlock_t)];
 	unsigned int nr_deferred; /* frees queued by signal handlers */
+	struct list_head tcaches; /* the threads' caches (percpu-tcache.c) */
 	/* mbind's errno once NUMA placement fell back to first touch, or 0
 	 * (alloc_mutex) */
 	int numa_fallback_err;
@@ -340,6 +342,16 @@ extern struct pcpu_global pcpu_g;
 extern __thread unsigned int pcpu_lock_depth
 	__attribute__((tls_model("initial-exec")));
 void pcpu_free_deferred(void);
+
+/* percpu-tcache.c: per-thread caches of small clean areas */
+int pcpu_tcache_setup(void);
+void *pcpu_tcache_alloc(int bits, int align, bool nowait);
+void pcpu_tcache_drain(void);
+void pcpu_tcache_fork_child(void);
+void pcpu_tcache_forget(void);
+unsigned long pcpu_tcache_count(void);
+struct pcpu_chunk *pcpu_alloc_run(int bits, int align, int nr, int *offp);
+void pcpu_free_clean(void *ptr, int bits);
 
 /*
  * Lock assertions backing the "Context:" lines (the kernel's

@@ -113,6 +113,7 @@ static void pcpu_atfork_child(void)
 	pcpu_g.balance_running = false;
 	pcpu_g.balance_stop = false;
 	pcpu_os_after_fork_child();
+	pcpu_tcache_fork_child();
 	pcpu_unlock(); /* and complete the frees deferred meanwhile */
 	/* should the thread fail to start, pcpu_alloc() tries again */
 	WRITE_ONCE(pcpu_g.balance_restart, had_balance_thread);
@@ -253,6 +254,9 @@ static int pcpu_setup(const struct pcpu_config *cfg)
 	if (ret)
 		return ret;
 	pcpu_setup_hooks();
+	/* memory trackers must see every allocation: no thread caches */
+	if (pcpu_geo.tcache && (pcpu_san_active() || pcpu_tcache_setup()))
+		pcpu_geo.tcache = false;
 	pcpu_unit_stride = pcpu_geo.unit_size;
 	pcpu_ops_init();
 	__atomic_store_n(&pcpu_g.initialized, true, __ATOMIC_RELEASE);
@@ -318,6 +322,7 @@ void pcpu_test_reset(void)
 	if (!pcpu_g.initialized)
 		return;
 	pcpu_balance_stop_thread();
+	pcpu_tcache_forget();
 	pcpu_mutex_lock();
 	for (i = 0; i < pcpu_g.lookup_cap; i++)
 		if (pcpu_g.lookup[i])

@@ -294,6 +294,7 @@ int pcpu_stats_print(FILE *out)
 	struct pcpu_chunk_stats st;
 	struct pcpu_stats s;
 	int *slots = NULL, *sizes, empty, units, max_unit;
+	unsigned long cached;
 	size_t n, i;
 
 	if (pcpu_ensure_init())
@@ -311,8 +312,12 @@ int pcpu_stats_print(FILE *out)
 	}
 	pcpu_lock();
 	s = pcpu_g.stats;
+	cached = pcpu_tcache_count();
 	empty = pcpu_g.nr_empty_pop_pages;
 	pcpu_unlock();
+	/* what the program holds: the thread caches' areas left out */
+	s.nr_alloc -= cached;
+	s.nr_cur_alloc -= cached;
 
 	pcpu_status_lines(out);
 	fprintf(out, "\nPercpu Memory Statistics\nAllocation Info:\n%s",
@@ -336,6 +341,7 @@ int pcpu_stats_print(FILE *out)
 	P(out, "empty_pop_pages", empty);
 	P(out, "units_with_pages", units);
 	P(out, "max_unit_with_pages", max_unit);
+	P(out, "nr_cached", cached);
 	fprintf(out, "\nPer Chunk Stats:\n%s", pcpu_stats_rule);
 	for (i = 0; i < n; i++) {
 		pcpu_lock();
@@ -366,9 +372,10 @@ int pcpu_stats_get(struct pcpu_stats_info *info)
 	if (pcpu_ensure_init())
 		return -ENOMEM;
 	pcpu_lock();
-	info->nr_alloc = pcpu_g.stats.nr_alloc;
+	info->nr_cached = pcpu_tcache_count();
+	info->nr_alloc = pcpu_g.stats.nr_alloc - info->nr_cached;
 	info->nr_dealloc = pcpu_g.stats.nr_dealloc;
-	info->nr_cur_alloc = pcpu_g.stats.nr_cur_alloc;
+	info->nr_cur_alloc = pcpu_g.stats.nr_cur_alloc - info->nr_cached;
 	info->nr_chunks = pcpu_g.stats.nr_chunks;
 	info->nr_populated_pages = (unsigned long)pcpu_g.nr_populated;
 	info->empty_pop_pages = (unsigned long)pcpu_g.nr_empty_pop_pages;

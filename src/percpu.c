@@ -44,6 +44,7 @@
 struct pcpu_geometry pcpu_geo;
 
 struct pcpu_global pcpu_g = {
+	.tcaches = {&pcpu_g.tcaches, &pcpu_g.tcaches},
 	.alloc_mutex = PTHREAD_MUTEX_INITIALIZER,
 	.balance_lock = PTHREAD_MUTEX_INITIALIZER,
 	.balance_cond = PTHREAD_COND_INITIALIZER,
@@ -766,6 +767,71 @@ static struct pcpu_chunk *pcpu_alloc_search(int bits, int align, int size,
 	return NULL;
 }
 
+/**
+ * pcpu_alloc_run - take @nr adjacent areas of @bits bits in populated pages
+ * @bits: bits of each area
+ * @align: alignment of the run (and so of each area, @bits a multiple of it)
+ * @nr: how many
+ * @offp: set to the first area's bit offset
+ *
+ * One search for the whole run, whose bounds are then set between the
+ * areas: the maps read as @nr allocations made one after the other, each
+ * freed on its own.  Counted in the statistics as @nr allocations (a
+ * thread cache holds them; pcpu_free_clean() gives back what it did not
+ * hand out).  No system call.
+ *
+ * Context: pcpu_g.lock.
+ * Return: the chunk, or NULL when no run fits in populated pages.
+ */
+struct pcpu_chunk *pcpu_alloc_run(int bits, int align, int nr, int *offp)
+{
+	int run = bits * nr;
+	struct pcpu_chunk *chunk;
+
+	lockdep_assert_held_lock();
+	chunk = pcpu_alloc_search(run, align, run * PCPU_MIN_ALLOC_SIZE, true,
+				  offp);
+	if (!chunk)
+		return NULL;
+	for (int i = 1; i < nr; i++)
+		set_bit(*offp + i * bits, chunk->bound_map);
+	for (int i = 0; i < nr; i++)
+		pcpu_stats_area_alloc(chunk,
+				      (size_t)bits * PCPU_MIN_ALLOC_SIZE);
+	PCPU_VERIFY(chunk, *offp, *offp + run);
+	if (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
+		pcpu_balance_schedule();
+	return chunk;
+}
+
+/**
+ * pcpu_free_clean - give back an area a thread cache never handed out
+ * @ptr: its per-CPU pointer
+ * @bits: its size in bits
+ *
+ * The area reads zero in every unit still: it is freed at once, not
+ * marked dirty, and its allocation is uncounted.
+ *
+ * Context: pcpu_g.lock.
+ */
+void pcpu_free_clean(void *ptr, int bits)
+{
+	char *p = ptr;
+	char *base =
+		(char *)((uintptr_t)p & ~(uintptr_t)(pcpu_geo.unit_size - 1));
+	struct pcpu_chunk *chunk = pcpu_chunk_addr_search(base);
+	int bit = (int)((size_t)(p - base) >> PCPU_MIN_ALLOC_SHIFT), oslot;
+
+	lockdep_assert_held_lock();
+	oslot = pcpu_chunk_slot(chunk);
+	pcpu_free_area(chunk, bit, bits);
+	pcpu_g.stats.nr_alloc--;
+	pcpu_g.stats.nr_cur_alloc--;
+	chunk->nr_alloc--;
+	pcpu_chunk_relocate(chunk, oslot);
+	PCPU_VERIFY(chunk, bit, bit + bits);
+}
+
 /* Populate the pages under [off, off + bits) of @chunk that are not. */
 static int pcpu_alloc_populate(struct pcpu_chunk *chunk, int off, int bits)
 {
@@ -940,6 +1006,32 @@ static void *__pcpu_alloc(int bits, int align, size_t size, bool nowait)
 	return pcpu_alloc_done(chunk, off, size, nowait);
 }
 
+/* From the thread's cache (a size that is a multiple of 4, up to 64
+ * bytes, aligned no more than it), else by the usual path. */
+static void *pcpu_alloc_any(size_t size, size_t align, bool nowait)
+{
+	int bits = pcpu_size_to_bits(size);
+	int abits = align < PCPU_MIN_ALLOC_SIZE
+			    ? 1
+			    : (int)(align >> PCPU_MIN_ALLOC_SHIFT);
+
+	if (pcpu_geo.tcache && !(size & (PCPU_MIN_ALLOC_SIZE - 1))) {
+		char *p = pcpu_tcache_alloc(bits, abits, nowait);
+
+		if (p) {
+			pcpu_trace4(
+				percpu_alloc_percpu, p, size,
+				(char *)((uintptr_t)p &
+					 ~(uintptr_t)(pcpu_geo.unit_size - 1)),
+				(int)(((uintptr_t)p &
+				       (pcpu_geo.unit_size - 1)) >>
+				      PCPU_MIN_ALLOC_SHIFT));
+			return p;
+		}
+	}
+	return __pcpu_alloc(bits, abits, size, nowait);
+}
+
 /**
  * pcpu_alloc - allocate a per-CPU object
  * @size: bytes per unit, 1 to pcpu_unit_size()
@@ -964,11 +1056,7 @@ void *pcpu_alloc(size_t size, size_t align)
 	}
 	if (unlikely(READ_ONCE(pcpu_g.balance_restart)))
 		pcpu_balance_kick(); /* a forked child's thread did not start */
-	return __pcpu_alloc(pcpu_size_to_bits(size),
-			    align < PCPU_MIN_ALLOC_SIZE
-				    ? 1
-				    : (int)(align >> PCPU_MIN_ALLOC_SHIFT),
-			    size, false);
+	return pcpu_alloc_any(size, align, false);
 }
 
 /**
@@ -1003,11 +1091,7 @@ void *pcpu_alloc_nowait(size_t size, size_t align)
 		errno = err == ENOMEM ? EAGAIN : err;
 		return NULL;
 	}
-	return __pcpu_alloc(pcpu_size_to_bits(size),
-			    align < PCPU_MIN_ALLOC_SIZE
-				    ? 1
-				    : (int)(align >> PCPU_MIN_ALLOC_SHIFT),
-			    size, true);
+	return pcpu_alloc_any(size, align, true);
 }
 
 static void __attribute__((noreturn, cold))
@@ -1177,8 +1261,9 @@ size_t pcpu_unit_size(void)
 /**
  * pcpu_balance - run the balance work now, in the calling thread
  *
- * Cleans every freed area, frees surplus chunks, reclaims surplus empty
- * pages and tops up the pages pcpu_alloc_nowait() uses.
+ * Gives the calling thread's cache of small areas back, cleans every freed
+ * area, frees surplus chunks, reclaims surplus empty pages and tops up the
+ * pages pcpu_alloc_nowait() uses.
  *
  * Context: takes pcpu_g.alloc_mutex; makes system calls.
  */
@@ -1188,5 +1273,6 @@ void pcpu_balance(void)
 		return;
 	if (unlikely(READ_ONCE(pcpu_g.balance_restart)))
 		pcpu_balance_kick(); /* a forked child gets its thread back */
+	pcpu_tcache_drain();
 	pcpu_balance_workfn();
 }

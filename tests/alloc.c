@@ -411,6 +411,172 @@ static void t_nowait_makes_no_syscall(void)
 }
 
 /* EINVAL for bad sizes and alignments. */
+/* ----------------------------------------------------------------------
+ * Per-thread caches of small clean areas
+ */
+
+static unsigned long cached_now(void)
+{
+	struct pcpu_stats_info info;
+
+	CHECK_EQ(pcpu_stats_get(&info), 0);
+	return info.nr_cached;
+}
+
+/* Populated pages for the caches' runs (a run comes from populated pages
+ * only; the very first allocation populates them, by the usual path). */
+static void populate_a_page(void)
+{
+	pcpu_free(pcpu_alloc(128, 8));
+}
+
+/* An 8-byte allocation takes a run of 32 areas into the thread's cache:
+ * the statistics count the one the program holds, nr_cached the 31 left;
+ * pcpu_balance() gives the caller's cache back. */
+static void t_thread_cache_stats_count_what_the_program_holds(void)
+{
+	struct pcpu_stats_info before, after;
+	uint64_t *p;
+
+	setup(4, 0, 0);
+	populate_a_page();
+	CHECK_EQ(pcpu_stats_get(&before), 0);
+	p = pcpu_alloc(8, 8);
+	CHECK(p != NULL);
+	CHECK_EQ(pcpu_stats_get(&after), 0);
+	CHECK_EQ(after.nr_alloc, before.nr_alloc + 1);
+	CHECK_EQ(after.nr_cur_alloc, before.nr_cur_alloc + 1);
+	CHECK_EQ(after.nr_cached, pcpu_geo.tcache ? 31ul : 0ul);
+	pcpu_free(p);
+	CHECK_EQ(pcpu_stats_get(&after), 0);
+	CHECK_EQ(after.nr_cur_alloc, before.nr_cur_alloc);
+	CHECK_EQ(after.nr_dealloc, before.nr_dealloc + 1);
+	pcpu_balance();
+	CHECK_EQ(cached_now(), 0);
+	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 0);
+	CHECK_EQ(pcpu_g.used_bytes, 0);
+	pcpu_verify_all();
+}
+
+/* Areas handed out from a cache read zero in every unit, round after
+ * round of writing every unit, freeing and cleaning. */
+static void t_thread_cache_areas_read_zero_after_reuse(void)
+{
+	enum { N = 200 };
+	uint32_t *p[N];
+
+	setup(8, 0, 0);
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < N; i++) {
+			p[i] = pcpu_alloc(4 * (1 + i % 16), 4);
+			CHECK(p[i] != NULL);
+			CHECK(all_units_zero(p[i], 4 * (1 + i % 16)));
+			for (unsigned int u = 0; u < 8; u++)
+				memset(pcpu_ptr(p[i], u), 0xa5,
+				       4 * (1 + i % 16));
+		}
+		for (int i = 0; i < N; i++)
+			pcpu_free(p[i]);
+		if (round % 3 == 0)
+			pcpu_balance();
+	}
+	pcpu_balance();
+	pcpu_verify_all();
+	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 0);
+}
+
+static pthread_barrier_t tc_barrier;
+
+static void *tc_thread(void *arg)
+{
+	void *p[48];
+
+	(void)arg;
+	for (int i = 0; i < 48; i++)
+		p[i] = pcpu_alloc(i % 2 ? 8 : 16, 8);
+	for (int i = 0; i < 48; i++)
+		pcpu_free(p[i]);
+	pthread_barrier_wait(&tc_barrier); /* the main thread looks */
+	pthread_barrier_wait(&tc_barrier);
+	return NULL;
+}
+
+/* A thread's cache goes back when it exits. */
+static void t_thread_cache_goes_back_at_thread_exit(void)
+{
+	struct pcpu_stats_info before, after;
+	pthread_t t;
+
+	setup(4, 0, 0);
+	CHECK_EQ(pcpu_stats_get(&before), 0);
+	pthread_barrier_init(&tc_barrier, NULL, 2);
+	pthread_create(&t, NULL, tc_thread, NULL);
+	pthread_barrier_wait(&tc_barrier);
+	if (pcpu_geo.tcache)
+		CHECK(cached_now() > 0);
+	CHECK_EQ(pcpu_stats_get(&after), 0);
+	CHECK_EQ(after.nr_cur_alloc, before.nr_cur_alloc);
+	pthread_barrier_wait(&tc_barrier);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&tc_barrier);
+	CHECK_EQ(cached_now(), 0);
+	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 0);
+	pcpu_verify_all();
+}
+
+static void tc_child(void *arg)
+{
+	struct pcpu_stats_info info;
+	uint64_t *q;
+
+	(void)arg;
+	CHECK_EQ(pcpu_stats_get(&info), 0);
+	CHECK_EQ(info.nr_cached, 0); /* the other thread's came back */
+	CHECK_EQ(info.nr_cur_alloc, 1); /* what that thread held */
+	q = pcpu_alloc(8, 8);
+	CHECK(q != NULL && all_units_zero(q, 8));
+	pcpu_free(q);
+	pcpu_balance();
+	pcpu_verify_all();
+	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 1);
+	_exit(0);
+}
+
+static void *tc_holder(void *arg)
+{
+	void **held = arg;
+
+	*held = pcpu_alloc(8, 8);
+	pthread_barrier_wait(&tc_barrier);
+	pthread_barrier_wait(&tc_barrier); /* while the main thread forks */
+	return NULL;
+}
+
+/* A forked child gives back the caches of the threads it does not have. */
+static void t_forked_child_gives_back_other_threads_caches(void)
+{
+	void *held = NULL;
+	pthread_t t;
+	char err[512];
+
+	setup(4, 0, 0);
+	populate_a_page();
+	pthread_barrier_init(&tc_barrier, NULL, 2);
+	pthread_create(&t, NULL, tc_holder, &held);
+	pthread_barrier_wait(&tc_barrier);
+	if (pcpu_geo.tcache)
+		CHECK_EQ(cached_now(), 31);
+	CHECK_EQ(test_in_child(tc_child, NULL, err, sizeof(err)), 0);
+	if (pcpu_geo.tcache)
+		CHECK_EQ(cached_now(), 31); /* the parent's thread keeps its */
+	pthread_barrier_wait(&tc_barrier);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&tc_barrier);
+	pcpu_free(held);
+	pcpu_balance();
+	CHECK_EQ(cached_now(), 0);
+}
+
 /* The headers' release macros, the library's pcpu_version() and the
  * build's project version (CMake, passed as PCPU_PROJECT_VERSION) agree. */
 static void t_version_macros_match_the_library(void)
@@ -1017,6 +1183,14 @@ static const struct test_case cases[] = {
 	{"nowait_makes_no_syscall", t_nowait_makes_no_syscall,
 	 TEST_NO_MEMCHECK},
 	{"bad_arguments_einval", t_bad_arguments_einval, 0},
+	{"thread_cache_stats_count_what_the_program_holds",
+	 t_thread_cache_stats_count_what_the_program_holds, 0},
+	{"thread_cache_areas_read_zero_after_reuse",
+	 t_thread_cache_areas_read_zero_after_reuse, 0},
+	{"thread_cache_goes_back_at_thread_exit",
+	 t_thread_cache_goes_back_at_thread_exit, 0},
+	{"forked_child_gives_back_other_threads_caches",
+	 t_forked_child_gives_back_other_threads_caches, 0},
 	{"version_macros_match_the_library", t_version_macros_match_the_library,
 	 0},
 	{"enomem_leaves_state_unchanged", t_enomem_leaves_state_unchanged, 0},

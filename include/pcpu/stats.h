@@ -33,6 +33,10 @@ extern "C" {
  * @max_unit_with_pages: the highest such unit, -1 if none or unknown: with
  *                       units numbered by concurrency ID (PCPU_INDEX=cid)
  *                       it stays below the number of threads that wrote
+ * @nr_cached: small clean areas the threads' caches hold, allocated in the
+ *             chunks but not to the program (the counts above leave them
+ *             out; a thread's go back when it exits or calls
+ *             pcpu_balance(); at most 4 KiB a unit per thread)
  */
 struct pcpu_stats_info {
 	unsigned long long nr_alloc;
@@ -46,6 +50,7 @@ struct pcpu_stats_info {
 	size_t unit_size;
 	int units_with_pages;
 	int max_unit_with_pages;
+	unsigned long nr_cached;
 };
 
 PCPU_API int pcpu_stats_print(FILE *out);
