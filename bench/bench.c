@@ -1166,6 +1166,8 @@ static void bench_add_floor(void)
 	       "written in the benchmark; rounds interleaved, ratio = "
 	       "configuration / floor per round");
 #ifndef AF_FLOOR
+	(void)rounds;
+	(void)af_names;
 	printf("  (no floor written for this architecture or build)\n");
 #else
 	start_allocator_index(0, 0, PCPU_INDEX_CPU);
