@@ -349,7 +349,11 @@ void *pcpu_tcache_alloc(int bits, int align, bool nowait);
 void pcpu_tcache_drain(void);
 void pcpu_tcache_fork_child(void);
 void pcpu_tcache_forget(void);
-unsigned long pcpu_tcache_count(void);
+bool pcpu_tcache_free(void *ptr);
+unsigned long pcpu_tcache_count(unsigned long *frees);
+void pcpu_free_locked(void *ptr);
+void __attribute__((noreturn, cold))
+pcpu_bad_free(const void *ptr, const char *what);
 struct pcpu_chunk *pcpu_alloc_run(int bits, int align, int nr, int *offp);
 void pcpu_free_clean(void *ptr, int bits);
 

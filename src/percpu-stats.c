@@ -294,7 +294,7 @@ int pcpu_stats_print(FILE *out)
 	struct pcpu_chunk_stats st;
 	struct pcpu_stats s;
 	int *slots = NULL, *sizes, empty, units, max_unit;
-	unsigned long cached;
+	unsigned long cached, frees;
 	size_t n, i;
 
 	if (pcpu_ensure_init())
@@ -312,12 +312,14 @@ int pcpu_stats_print(FILE *out)
 	}
 	pcpu_lock();
 	s = pcpu_g.stats;
-	cached = pcpu_tcache_count();
+	cached = pcpu_tcache_count(&frees);
 	empty = pcpu_g.nr_empty_pop_pages;
 	pcpu_unlock();
-	/* what the program holds: the thread caches' areas left out */
+	/* what the program holds: the thread caches' areas left out, their
+	 * buffered frees counted */
 	s.nr_alloc -= cached;
-	s.nr_cur_alloc -= cached;
+	s.nr_dealloc += frees;
+	s.nr_cur_alloc -= cached + frees;
 
 	pcpu_status_lines(out);
 	fprintf(out, "\nPercpu Memory Statistics\nAllocation Info:\n%s",
@@ -369,13 +371,16 @@ int pcpu_stats_print(FILE *out)
  */
 int pcpu_stats_get(struct pcpu_stats_info *info)
 {
+	unsigned long frees;
+
 	if (pcpu_ensure_init())
 		return -ENOMEM;
 	pcpu_lock();
-	info->nr_cached = pcpu_tcache_count();
+	info->nr_cached = pcpu_tcache_count(&frees);
 	info->nr_alloc = pcpu_g.stats.nr_alloc - info->nr_cached;
-	info->nr_dealloc = pcpu_g.stats.nr_dealloc;
-	info->nr_cur_alloc = pcpu_g.stats.nr_cur_alloc - info->nr_cached;
+	info->nr_dealloc = pcpu_g.stats.nr_dealloc + frees;
+	info->nr_cur_alloc =
+		pcpu_g.stats.nr_cur_alloc - info->nr_cached - frees;
 	info->nr_chunks = pcpu_g.stats.nr_chunks;
 	info->nr_populated_pages = (unsigned long)pcpu_g.nr_populated;
 	info->empty_pop_pages = (unsigned long)pcpu_g.nr_empty_pop_pages;

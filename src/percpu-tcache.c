@@ -7,26 +7,38 @@
  * clean areas: no lock, no search.  The cache of a size class is refilled
  * in one go under pcpu_g.lock: one search for a run of PCPU_TC_BATCH(b)
  * areas in populated pages, carved into that many allocations (their
- * bounds set in the bound map, as if allocated one by one).  The frees
- * take the usual path: validated at once, marked dirty for the cleaner.
+ * bounds set in the bound map, as if allocated one by one).
+ *
+ * Frees: the cache remembers its runs (one slot per size class at most
+ * holds cached areas, PCPU_TC_RUNS slots in all), and for each area
+ * whether it is cached or handed out.  A free of an area handed out from
+ * one of them is checked there (a free of a cached area, or a second free
+ * still waiting, aborts at once) and waits in the thread's buffer of
+ * PCPU_TC_FREES frees, which one hold of the lock applies, each validated
+ * again by pcpu_free_locked().  Any other pointer takes the usual path,
+ * validated at once under the lock; so does a free of an area this
+ * thread handed out and saw freed once, since it may have been cleaned
+ * and handed to someone else meanwhile (the usual path tells that from a
+ * double free).
  *
  * Bounds: a class holds at most 256 bytes a unit (64 / b areas of b
  * 4-byte words, at least 4, at most 32), so a thread's cache holds at most
- * 4 KiB a unit, in pages that are populated and read zero; it is given
- * back to the allocator when the thread exits, in pcpu_balance() (the
- * calling thread's), and in a forked child (every thread's but the
- * caller's, which the child does not have).  The statistics count only
- * what the program holds: nr_alloc and nr_cur_alloc leave out the cached
- * areas, which nr_cached reports.
+ * 4 KiB a unit, in pages that are populated and read zero, and delays at
+ * most 32 frees.  The areas go back to the allocator and the frees are
+ * applied when the thread exits, in pcpu_balance() (the calling thread's),
+ * and in a forked child (every thread's but the caller's, which the child
+ * does not have).  The statistics count what the program holds: nr_alloc
+ * and nr_cur_alloc leave out the cached areas (nr_cached), the buffered
+ * frees count as frees.
  *
  * Signals (design decision 11): the owner marks its cache busy while it
  * works on it; a handler that finds it busy takes the usual path.  Fork:
- * refills run under pcpu_g.lock, which the fork handlers hold; a pop is a
- * read of the slot then a release store of the count, so the child's copy
- * of another thread's cache never lists an area that thread was handed.
+ * refills and flushes run under pcpu_g.lock, which the fork handlers
+ * hold; a pop or a push stores the count last (release), so the child's
+ * copy of another thread's cache lists nothing twice.
  *
  * Off in builds and runs that track memory (AddressSanitizer, valgrind),
- * which must see every allocation, and with PCPU_TCACHE=0.
+ * which must see every allocation and free, and with PCPU_TCACHE=0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,11 +50,26 @@
 
 #define PCPU_TC_CLASSES 16 /* b = 1 .. 16 words of 4 bytes */
 #define PCPU_TC_MAX 32
+#define PCPU_TC_RUNS PCPU_TC_CLASSES
+#define PCPU_TC_FREES 32
+
+/* A run a refill took: bit i of @live / @cached says area i is handed out
+ * / in the cache.  @b 0: the slot is unused. */
+struct pcpu_tc_run {
+	char *start;
+	unsigned int b, nr;
+	uint32_t live, cached;
+};
 
 struct pcpu_tcache {
 	int busy;
 	unsigned int n[PCPU_TC_CLASSES];
 	void *area[PCPU_TC_CLASSES][PCPU_TC_MAX];
+	unsigned char area_run[PCPU_TC_CLASSES][PCPU_TC_MAX];
+	struct pcpu_tc_run run[PCPU_TC_RUNS];
+	unsigned int next_run, last_run;
+	unsigned int nr_frees;
+	void *frees[PCPU_TC_FREES];
 	struct list_head node; /* pcpu_g.tcaches, under pcpu_g.lock */
 };
 
@@ -60,14 +87,41 @@ static inline int PCPU_TC_BATCH(int b)
 	return k < 4 ? 4 : k > PCPU_TC_MAX ? PCPU_TC_MAX : k;
 }
 
-/* Give @tc's areas back.  Context: pcpu_g.lock. */
+/* Area @p of run @r: its bit. */
+static inline uint32_t pcpu_tc_bit(const struct pcpu_tc_run *r, const char *p)
+{
+	return 1u << ((size_t)(p - r->start) / (r->b * PCPU_MIN_ALLOC_SIZE));
+}
+
+/* Forget run @r once nothing of it is cached or handed out. */
+static inline void pcpu_tc_run_put(struct pcpu_tc_run *r)
+{
+	if (!r->live && !r->cached)
+		r->b = 0;
+}
+
+/* Apply the buffered frees.  Context: pcpu_g.lock. */
+static void pcpu_tcache_flush_locked(struct pcpu_tcache *tc)
+{
+	for (unsigned int i = 0; i < tc->nr_frees; i++)
+		pcpu_free_locked(tc->frees[i]);
+	__atomic_store_n(&tc->nr_frees, 0, __ATOMIC_RELEASE);
+}
+
+/* Give @tc's areas back, apply its frees.  Context: pcpu_g.lock. */
 static void pcpu_tcache_empty_locked(struct pcpu_tcache *tc)
 {
+	pcpu_tcache_flush_locked(tc);
 	for (int c = 0; c < PCPU_TC_CLASSES; c++) {
 		unsigned int n = tc->n[c];
 
-		while (n)
-			pcpu_free_clean(tc->area[c][--n], c + 1);
+		while (n) {
+			struct pcpu_tc_run *r = &tc->run[tc->area_run[c][--n]];
+
+			r->cached &= ~pcpu_tc_bit(r, tc->area[c][n]);
+			pcpu_tc_run_put(r);
+			pcpu_free_clean(tc->area[c][n], c + 1);
+		}
 		__atomic_store_n(&tc->n[c], 0, __ATOMIC_RELEASE);
 	}
 }
@@ -130,30 +184,62 @@ static struct pcpu_tcache *pcpu_tcache_get(bool nowait)
 	return tc;
 }
 
-/* Fill class @b of @tc from one run of populated pages.  Return: the number
- * of areas now held.  Context: takes pcpu_g.lock. */
+/* A run slot for a refill: an unused one, else one with nothing cached
+ * (there is one: each other class caches from one run at most), whose
+ * handed-out areas are then freed by the usual path. */
+static unsigned int pcpu_tcache_run_slot(struct pcpu_tcache *tc)
+{
+	unsigned int i, r;
+
+	for (i = 0; i < PCPU_TC_RUNS; i++)
+		if (!tc->run[i].b)
+			return i;
+	for (i = 0; i < PCPU_TC_RUNS; i++) {
+		r = (tc->next_run + i) % PCPU_TC_RUNS;
+		if (!tc->run[r].cached) {
+			tc->next_run = r + 1;
+			return r;
+		}
+	}
+	return 0; /* not reached */
+}
+
+/* Fill class @b of @tc from one run of populated pages, applying the
+ * buffered frees in the same hold of the lock.  Return: the number of
+ * areas now held.  Context: takes pcpu_g.lock. */
 static unsigned int pcpu_tcache_refill(struct pcpu_tcache *tc, int b)
 {
 	int nr = PCPU_TC_BATCH(b), off;
 	struct pcpu_chunk *chunk;
+	unsigned int r;
+	char *p;
 
 	if (unlikely(pcpu_lock_depth))
 		return 0; /* a handler on top of this thread's lock */
 	pcpu_lock();
+	pcpu_tcache_flush_locked(tc);
 	chunk = pcpu_alloc_run(b, b & -b, nr, &off);
-	if (chunk) {
-		char *p = chunk->base_addr +
-			  ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
-
-		/* handed out from the end: the lowest address first */
-		for (int i = 0; i < nr; i++)
-			tc->area[b - 1][i] = p + (size_t)(nr - 1 - i) * b *
-							 PCPU_MIN_ALLOC_SIZE;
-		__atomic_store_n(&tc->n[b - 1], (unsigned int)nr,
-				 __ATOMIC_RELEASE);
+	if (!chunk) {
+		pcpu_unlock();
+		return 0;
 	}
+	p = chunk->base_addr + ((size_t)off << PCPU_MIN_ALLOC_SHIFT);
+	r = pcpu_tcache_run_slot(tc);
+	tc->run[r] = (struct pcpu_tc_run){
+		.start = p,
+		.b = (unsigned int)b,
+		.nr = (unsigned int)nr,
+		.cached = (uint32_t)(((uint64_t)1 << nr) - 1),
+	};
+	/* handed out from the end: the lowest address first */
+	for (int i = 0; i < nr; i++) {
+		tc->area[b - 1][i] =
+			p + (size_t)(nr - 1 - i) * b * PCPU_MIN_ALLOC_SIZE;
+		tc->area_run[b - 1][i] = (unsigned char)r;
+	}
+	__atomic_store_n(&tc->n[b - 1], (unsigned int)nr, __ATOMIC_RELEASE);
 	pcpu_unlock();
-	return chunk ? (unsigned int)nr : 0;
+	return (unsigned int)nr;
 }
 
 /**
@@ -183,12 +269,108 @@ void *pcpu_tcache_alloc(int bits, int align, bool nowait)
 	if (!n && !nowait)
 		n = pcpu_tcache_refill(tc, bits);
 	if (n) {
+		struct pcpu_tc_run *r = &tc->run[tc->area_run[bits - 1][n - 1]];
+		uint32_t bit;
+
 		p = tc->area[bits - 1][n - 1];
+		bit = pcpu_tc_bit(r, p);
+		r->cached &= ~bit;
+		r->live |= bit;
 		__atomic_store_n(&tc->n[bits - 1], n - 1, __ATOMIC_RELEASE);
 	}
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	tc->busy = 0;
 	return p;
+}
+
+static inline bool pcpu_tc_in_run(const struct pcpu_tc_run *r, const char *p)
+{
+	return r->b && p >= r->start &&
+	       (size_t)(p - r->start) <
+		       (size_t)r->nr * r->b * PCPU_MIN_ALLOC_SIZE;
+}
+
+/* The run of @tc that @p lies in, or NULL; the last one found first. */
+static struct pcpu_tc_run *pcpu_tcache_run_of(struct pcpu_tcache *tc,
+					      const char *p)
+{
+	if (pcpu_tc_in_run(&tc->run[tc->last_run], p))
+		return &tc->run[tc->last_run];
+	for (unsigned int i = 0; i < PCPU_TC_RUNS; i++)
+		if (pcpu_tc_in_run(&tc->run[i], p)) {
+			tc->last_run = i;
+			return &tc->run[i];
+		}
+	return NULL;
+}
+
+static bool pcpu_tcache_buffered(const struct pcpu_tcache *tc, const void *p)
+{
+	for (unsigned int i = 0; i < tc->nr_frees; i++)
+		if (tc->frees[i] == p)
+			return true;
+	return false;
+}
+
+/* Apply the buffered frees.  Return: false if this thread holds the lock
+ * (a handler on top of it), which it cannot take again. */
+static bool pcpu_tcache_flush(struct pcpu_tcache *tc)
+{
+	if (pcpu_lock_depth)
+		return false;
+	pcpu_lock();
+	pcpu_tcache_flush_locked(tc);
+	pcpu_unlock();
+	return true;
+}
+
+/**
+ * pcpu_tcache_free - free @ptr through the calling thread's cache
+ * @ptr: a per-CPU pointer (not NULL)
+ *
+ * Takes the free if @ptr is an area this thread's cache handed out and the
+ * program has not freed since: it waits in the buffer (applied when full,
+ * at the next refill, at pcpu_balance() and at thread exit).  A free of an
+ * area the cache holds, or a second free of one still waiting, aborts
+ * with a message.
+ *
+ * Context: lock-free; takes pcpu_g.lock when the buffer is full.
+ * Return: true if done, false for the usual path.
+ */
+bool pcpu_tcache_free(void *ptr)
+{
+	struct pcpu_tcache *tc = pcpu_tc;
+	struct pcpu_tc_run *r;
+	bool done = false;
+	char *p = ptr;
+	uint32_t bit;
+
+	if (!tc || tc->busy)
+		return false;
+	tc->busy = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	r = pcpu_tcache_run_of(tc, p);
+	if (!r || (size_t)(p - r->start) % (r->b * PCPU_MIN_ALLOC_SIZE))
+		goto out; /* not ours, or inside an area: the usual path says */
+	bit = pcpu_tc_bit(r, p);
+	if (r->cached & bit)
+		pcpu_bad_free(ptr, "double free or invalid pointer");
+	if (!(r->live & bit)) {
+		if (pcpu_tcache_buffered(tc, ptr))
+			pcpu_bad_free(ptr, "double free");
+		goto out; /* freed before: cleaned and someone else's now? */
+	}
+	if (tc->nr_frees == PCPU_TC_FREES && !pcpu_tcache_flush(tc))
+		goto out;
+	r->live &= ~bit;
+	pcpu_tc_run_put(r);
+	tc->frees[tc->nr_frees] = ptr;
+	__atomic_store_n(&tc->nr_frees, tc->nr_frees + 1, __ATOMIC_RELEASE);
+	done = true;
+out:
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tc->busy = 0;
+	return done;
 }
 
 /**
@@ -242,25 +424,33 @@ void pcpu_tcache_forget(void)
 {
 	struct pcpu_tcache *tc;
 
-	list_for_each_entry (tc, &pcpu_g.tcaches, node)
+	list_for_each_entry (tc, &pcpu_g.tcaches, node) {
 		for (int c = 0; c < PCPU_TC_CLASSES; c++)
 			tc->n[c] = 0;
+		for (int r = 0; r < PCPU_TC_RUNS; r++)
+			tc->run[r].b = 0;
+		tc->nr_frees = 0;
+	}
 }
 
 /**
- * pcpu_tcache_count - the areas the thread caches hold now
+ * pcpu_tcache_count - what the thread caches hold now
+ * @frees: set to the frees waiting in their buffers
  *
  * Context: pcpu_g.lock.
- * Return: their number.
+ * Return: the areas cached.
  */
-unsigned long pcpu_tcache_count(void)
+unsigned long pcpu_tcache_count(unsigned long *frees)
 {
 	struct pcpu_tcache *tc;
 	unsigned long nr = 0;
 
 	lockdep_assert_held_lock();
-	list_for_each_entry (tc, &pcpu_g.tcaches, node)
+	*frees = 0;
+	list_for_each_entry (tc, &pcpu_g.tcaches, node) {
 		for (int c = 0; c < PCPU_TC_CLASSES; c++)
 			nr += __atomic_load_n(&tc->n[c], __ATOMIC_ACQUIRE);
+		*frees += __atomic_load_n(&tc->nr_frees, __ATOMIC_ACQUIRE);
+	}
 	return nr;
 }

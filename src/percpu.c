@@ -1094,7 +1094,7 @@ void *pcpu_alloc_nowait(size_t size, size_t align)
 	return pcpu_alloc_any(size, align, true);
 }
 
-static void __attribute__((noreturn, cold))
+void __attribute__((noreturn, cold))
 pcpu_bad_free(const void *ptr, const char *what)
 {
 	fprintf(stderr, "pcpu_free(): %s: %p\n", what, ptr);
@@ -1103,7 +1103,7 @@ pcpu_bad_free(const void *ptr, const char *what)
 }
 
 /* Free @ptr.  Context: pcpu_g.lock; a bad pointer aborts. */
-static void pcpu_free_locked(void *ptr)
+void pcpu_free_locked(void *ptr)
 {
 	struct pcpu_chunk *chunk;
 	char *p = ptr, *base;
@@ -1226,6 +1226,8 @@ void pcpu_free(void *ptr)
 		return;
 	if (unlikely(!__atomic_load_n(&pcpu_g.initialized, __ATOMIC_ACQUIRE)))
 		pcpu_bad_free(ptr, "invalid pointer (allocator not in use)");
+	if (pcpu_geo.tcache && pcpu_tcache_free(ptr))
+		return;
 	if (unlikely(pcpu_lock_depth)) {
 		pcpu_defer_free(ptr);
 		return;

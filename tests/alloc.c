@@ -577,6 +577,92 @@ static void t_forked_child_gives_back_other_threads_caches(void)
 	CHECK_EQ(cached_now(), 0);
 }
 
+static void tc_double_free_child(void *arg)
+{
+	uint64_t *p;
+
+	(void)arg;
+	populate_a_page();
+	p = pcpu_alloc(8, 8);
+	pcpu_free(p); /* waits in the thread's buffer */
+	pcpu_free(p);
+	_exit(0);
+}
+
+static void tc_cached_free_child(void *arg)
+{
+	char *p;
+
+	(void)arg;
+	populate_a_page();
+	p = pcpu_alloc(8, 8);
+	pcpu_free(p + 8); /* the run's next area, still in the cache */
+	_exit(0);
+}
+
+/* Frees through a thread's cache are checked at once: a second free of
+ * one still waiting in the buffer, or a free of an area the cache holds
+ * (never handed out), aborts with a message. */
+static void t_thread_cache_bad_frees_abort_at_once(void)
+{
+	char err[512];
+	int st;
+
+	setup(4, 0, 0);
+	if (!pcpu_geo.tcache)
+		return; /* no thread caches in this build */
+	st = test_in_child(tc_double_free_child, NULL, err, sizeof(err));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	CHECK(strstr(err, "double free") != NULL);
+	st = test_in_child(tc_cached_free_child, NULL, err, sizeof(err));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	CHECK(strstr(err, "double free or invalid pointer") != NULL);
+}
+
+static uint64_t *tc_wanted, *tc_found;
+
+static void *tc_finder(void *arg)
+{
+	uint64_t *got[4096];
+	int n = 0;
+
+	(void)arg;
+	while (n < 4096 && (got[n] = pcpu_alloc(8, 8)) != tc_wanted)
+		n++;
+	if (n < 4096)
+		tc_found = got[n];
+	for (int i = 0; i < n; i++)
+		pcpu_free(got[i]);
+	return NULL;
+}
+
+/* An area this thread got from its cache and freed, cleaned and handed to
+ * another thread, which passes it back: freeing it here is no double
+ * free (the thread's record of the run still shows it freed). */
+static void t_thread_cache_free_of_an_area_reused_elsewhere(void)
+{
+	uint64_t *p, *q;
+	pthread_t t;
+
+	setup(4, 0, 0);
+	populate_a_page();
+	p = pcpu_alloc(8, 8);
+	q = pcpu_alloc(8, 8); /* keeps the run's record alive */
+	pcpu_free(p);
+	pcpu_balance(); /* applies the free, cleans the area */
+	tc_wanted = p;
+	tc_found = NULL;
+	pthread_create(&t, NULL, tc_finder, NULL);
+	pthread_join(t, NULL);
+	CHECK(tc_found == p);
+	*pcpu_ptr(tc_found, 1) = 7;
+	pcpu_free(tc_found); /* from here: the usual path, no abort */
+	pcpu_free(q);
+	pcpu_balance();
+	pcpu_verify_all();
+	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 0);
+}
+
 /* The headers' release macros, the library's pcpu_version() and the
  * build's project version (CMake, passed as PCPU_PROJECT_VERSION) agree. */
 static void t_version_macros_match_the_library(void)
@@ -1191,6 +1277,10 @@ static const struct test_case cases[] = {
 	 t_thread_cache_goes_back_at_thread_exit, 0},
 	{"forked_child_gives_back_other_threads_caches",
 	 t_forked_child_gives_back_other_threads_caches, 0},
+	{"thread_cache_bad_frees_abort_at_once",
+	 t_thread_cache_bad_frees_abort_at_once, 0},
+	{"thread_cache_free_of_an_area_reused_elsewhere",
+	 t_thread_cache_free_of_an_area_reused_elsewhere, 0},
 	{"version_macros_match_the_library", t_version_macros_match_the_library,
 	 0},
 	{"enomem_leaves_state_unchanged", t_enomem_leaves_state_unchanged, 0},
