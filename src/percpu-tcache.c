@@ -59,6 +59,7 @@ struct pcpu_tc_run {
 	char *start;
 	unsigned int b, nr;
 	uint32_t live, cached;
+	unsigned int recip; /* ceil(1024 / b): division by b without div */
 };
 
 struct pcpu_tcache {
@@ -87,10 +88,20 @@ static inline int PCPU_TC_BATCH(int b)
 	return k < 4 ? 4 : k > PCPU_TC_MAX ? PCPU_TC_MAX : k;
 }
 
-/* Area @p of run @r: its bit. */
+/* The word offset @w of a run (< 64: a run spans at most 64 words) divided
+ * by the run's @b, by multiplication: exact for w < 64, b <= 16. */
+static inline unsigned int pcpu_tc_div(const struct pcpu_tc_run *r,
+				       unsigned int w)
+{
+	return (w * r->recip) >> 10;
+}
+
+/* Area @p of run @r (the start of one): its bit. */
 static inline uint32_t pcpu_tc_bit(const struct pcpu_tc_run *r, const char *p)
 {
-	return 1u << ((size_t)(p - r->start) / (r->b * PCPU_MIN_ALLOC_SIZE));
+	unsigned int w = (unsigned int)(p - r->start) >> PCPU_MIN_ALLOC_SHIFT;
+
+	return 1u << pcpu_tc_div(r, w);
 }
 
 /* Forget run @r once nothing of it is cached or handed out. */
@@ -230,6 +241,7 @@ static unsigned int pcpu_tcache_refill(struct pcpu_tcache *tc, int b)
 		.b = (unsigned int)b,
 		.nr = (unsigned int)nr,
 		.cached = (uint32_t)(((uint64_t)1 << nr) - 1),
+		.recip = (1024 + (unsigned int)b - 1) / (unsigned int)b,
 	};
 	/* handed out from the end: the lowest address first */
 	for (int i = 0; i < nr; i++) {
@@ -304,6 +316,16 @@ static struct pcpu_tc_run *pcpu_tcache_run_of(struct pcpu_tcache *tc,
 	return NULL;
 }
 
+/* Is @p, inside run @r, the start of an area? */
+static inline bool pcpu_tc_at_area(const struct pcpu_tc_run *r, const char *p)
+{
+	unsigned int off = (unsigned int)(p - r->start);
+	unsigned int w = off >> PCPU_MIN_ALLOC_SHIFT;
+
+	return !(off & (PCPU_MIN_ALLOC_SIZE - 1)) &&
+	       pcpu_tc_div(r, w) * r->b == w;
+}
+
 static bool pcpu_tcache_buffered(const struct pcpu_tcache *tc, const void *p)
 {
 	for (unsigned int i = 0; i < tc->nr_frees; i++)
@@ -343,14 +365,14 @@ bool pcpu_tcache_free(void *ptr)
 	struct pcpu_tc_run *r;
 	bool done = false;
 	char *p = ptr;
-	uint32_t bit;
+	uint32_t bit, live;
 
 	if (!tc || tc->busy)
 		return false;
 	tc->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	r = pcpu_tcache_run_of(tc, p);
-	if (!r || (size_t)(p - r->start) % (r->b * PCPU_MIN_ALLOC_SIZE))
+	if (!r || !pcpu_tc_at_area(r, p))
 		goto out; /* not ours, or inside an area: the usual path says */
 	bit = pcpu_tc_bit(r, p);
 	if (r->cached & bit)
@@ -362,8 +384,12 @@ bool pcpu_tcache_free(void *ptr)
 	}
 	if (tc->nr_frees == PCPU_TC_FREES && !pcpu_tcache_flush(tc))
 		goto out;
-	r->live &= ~bit;
-	pcpu_tc_run_put(r);
+	/* from registers: a wide reload of the fields just stored could not be
+	 * forwarded from the store (it cost a third of this function) */
+	live = r->live & ~bit;
+	r->live = live;
+	if (!live && !r->cached)
+		r->b = 0;
 	tc->frees[tc->nr_frees] = ptr;
 	__atomic_store_n(&tc->nr_frees, tc->nr_frees + 1, __ATOMIC_RELEASE);
 	done = true;
