@@ -1,15 +1,46 @@
 #!/bin/sh
-# Every public header compiles alone in C11 and in C++17 with
-# -Wall -Wextra -Werror.  $1: include dir, $2: C compiler, $3: C++ compiler
+# Every public header compiles alone, and a program expanding every public
+# macro (tests/headers_pedantic.c) compiles, with -Wall -Wextra -Wpedantic
+# -Werror as C11 and C17 and as C++17 and C++20, with the build's
+# compilers and with gcc and clang where they are installed.
+# $1: include dir, $2: C compiler, $3: C++ compiler, $4: source dir
 set -e
-inc="$1"; cc="$2"; cxx="$3"; tmp=$(mktemp -d)
+inc="$1"; cc="$2"; cxx="$3"; src="$4"; tmp=$(mktemp -d)
+flags="-Wall -Wextra -Wpedantic -Werror"
 trap 'rm -rf "$tmp"' EXIT
 # every header of include/ but the architecture parts, which only
 # pcpu/ops.h includes
+ccs="$cc"; cxxs="$cxx"
+for c in gcc clang; do
+	command -v $c >/dev/null 2>&1 && ccs="$ccs $c"
+done
+for c in g++ clang++; do
+	command -v $c >/dev/null 2>&1 && cxxs="$cxxs $c"
+done
 for h in $(cd "$inc" && ls pcpu.h pcpu/*.h); do
 	printf '#include <%s>\nint main(void) { return 0; }\n' "$h" > "$tmp/t.c"
 	cp "$tmp/t.c" "$tmp/t.cpp"
-	"$cc" -std=c11 -Wall -Wextra -Werror -I"$inc" -c "$tmp/t.c" -o "$tmp/t.o"
-	"$cxx" -std=c++17 -Wall -Wextra -Werror -I"$inc" -c "$tmp/t.cpp" -o "$tmp/t.o"
-	echo "ok $h (C11, C++17)"
+	for c in $ccs; do
+		for std in c11 c17; do
+			$c -std=$std $flags -I"$inc" -c "$tmp/t.c" -o "$tmp/t.o"
+		done
+	done
+	for c in $cxxs; do
+		for std in c++17 c++20; do
+			$c -std=$std $flags -I"$inc" -c "$tmp/t.cpp" -o "$tmp/t.o"
+		done
+	done
+	echo "ok $h alone (C11, C17: $ccs; C++17, C++20: $cxxs)"
 done
+cp "$src/tests/headers_pedantic.c" "$tmp/use.cpp"
+for c in $ccs; do
+	for std in c11 c17; do
+		$c -std=$std $flags -I"$inc" -c "$src/tests/headers_pedantic.c" -o "$tmp/u.o"
+	done
+done
+for c in $cxxs; do
+	for std in c++17 c++20; do
+		$c -std=$std $flags -I"$inc" -c "$tmp/use.cpp" -o "$tmp/u.o"
+	done
+done
+echo "ok every macro expanded (tests/headers_pedantic.c) with $flags"

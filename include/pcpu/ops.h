@@ -28,6 +28,7 @@
 #include "../pcpu.h"
 
 #ifdef __cplusplus
+#include <type_traits>
 extern "C" {
 #endif
 
@@ -353,13 +354,26 @@ static inline bool __pcpu_add_return_at(void *ptr, uint64_t v, uint64_t *res,
  * __builtin_classify_type (gcc, clang): 1 integer, 2 char, 3 enum,
  * 4 bool, 5 pointer.
  */
+#ifdef __cplusplus
+/* C++: the same classes from the type traits (g++ does not fold
+ * __builtin_classify_type of an expression through a pointer) */
+#define __PCPU_T(p) std::remove_cv_t<std::remove_reference_t<decltype(*(p))>>
+#define __PCPU_IS_INT(p)                              \
+	((std::is_integral<__PCPU_T(p)>::value &&     \
+	  !std::is_same<__PCPU_T(p), bool>::value) || \
+	 std::is_enum<__PCPU_T(p)>::value)
+#define __PCPU_IS_BOOL_OR_PTR(p)                   \
+	(std::is_same<__PCPU_T(p), bool>::value || \
+	 std::is_pointer<__PCPU_T(p)>::value)
+#else
 #define __PCPU_CLASS(p) __builtin_classify_type(*(p))
 #define __PCPU_IS_INT(p) \
 	(__PCPU_CLASS(p) == 1 || __PCPU_CLASS(p) == 2 || __PCPU_CLASS(p) == 3)
+#define __PCPU_IS_BOOL_OR_PTR(p) (__PCPU_CLASS(p) == 4 || __PCPU_CLASS(p) == 5)
+#endif
 #define __PCPU_TYPE_OK_add(p) __PCPU_IS_INT(p)
 #define __PCPU_TYPE_OK_add_return(p) __PCPU_IS_INT(p)
-#define __PCPU_TYPE_OK_write(p) \
-	(__PCPU_IS_INT(p) || __PCPU_CLASS(p) == 4 || __PCPU_CLASS(p) == 5)
+#define __PCPU_TYPE_OK_write(p) (__PCPU_IS_INT(p) || __PCPU_IS_BOOL_OR_PTR(p))
 #define __PCPU_TYPE_OK_xchg(p) __PCPU_TYPE_OK_write(p)
 #define __PCPU_TYPE_OK_cmpxchg(p) __PCPU_TYPE_OK_write(p)
 #ifdef __cplusplus
@@ -374,9 +388,11 @@ static inline bool __pcpu_add_return_at(void *ptr, uint64_t v, uint64_t *res,
 		       " (pointers: write, xchg, cmpxchg only)")
 #endif
 
-/* Dispatch on the object's size, as the kernel's this_cpu ops do. */
+/* Dispatch on the object's size, as the kernel's this_cpu ops do (a
+ * statement expression, marked __extension__ so that user code built with
+ * -Wpedantic stays quiet). */
 #define __pcpu_dispatch(op, p, ...)                                      \
-	({                                                               \
+	__extension__({                                                  \
 		PCPU_SIZE_CHECK(p);                                      \
 		PCPU_TYPE_CHECK(op, p);                                  \
 		uint64_t __r;                                            \
