@@ -17,30 +17,25 @@ done
 for c in g++ clang++; do
 	command -v $c >/dev/null 2>&1 && cxxs="$cxxs $c"
 done
-for h in $(cd "$inc" && ls pcpu.h pcpu/*.h); do
-	printf '#include <%s>\nint main(void) { return 0; }\n' "$h" > "$tmp/t.c"
-	cp "$tmp/t.c" "$tmp/t.cpp"
+# build $1 as C (C11, C17) and $2 as C++ (C++17, C++20) with every compiler
+both() {
 	for c in $ccs; do
 		for std in c11 c17; do
-			$c -std=$std $flags -I"$inc" -c "$tmp/t.c" -o "$tmp/t.o"
+			$c -std=$std $flags -I"$inc" -c "$1" -o "$tmp/o.o"
 		done
 	done
 	for c in $cxxs; do
 		for std in c++17 c++20; do
-			$c -std=$std $flags -I"$inc" -c "$tmp/t.cpp" -o "$tmp/t.o"
+			$c -std=$std $flags -I"$inc" -c "$2" -o "$tmp/o.o"
 		done
 	done
+}
+for h in $(cd "$inc" && ls pcpu.h pcpu/*.h); do
+	printf '#include <%s>\nint main(void) { return 0; }\n' "$h" > "$tmp/t.c"
+	cp "$tmp/t.c" "$tmp/t.cpp"
+	both "$tmp/t.c" "$tmp/t.cpp"
 	echo "ok $h alone (C11, C17: $ccs; C++17, C++20: $cxxs)"
 done
 cp "$src/tests/headers_pedantic.c" "$tmp/use.cpp"
-for c in $ccs; do
-	for std in c11 c17; do
-		$c -std=$std $flags -I"$inc" -c "$src/tests/headers_pedantic.c" -o "$tmp/u.o"
-	done
-done
-for c in $cxxs; do
-	for std in c++17 c++20; do
-		$c -std=$std $flags -I"$inc" -c "$tmp/use.cpp" -o "$tmp/u.o"
-	done
-done
+both "$src/tests/headers_pedantic.c" "$tmp/use.cpp"
 echo "ok every macro expanded (tests/headers_pedantic.c) with $flags"
