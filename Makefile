@@ -11,14 +11,22 @@ GEN     := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 DEBUG   := $(BUILD)/debug
 RELEASE := $(BUILD)/release
 
+# Install the Debian packages $(1) (root), else say which to install: a
+# user without root gets that, not apt-get's lock-file error.
+APT_NEED = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); else \
+	  echo "libpcpu: this step needs the Debian packages: $(1)" >&2; \
+	  echo "  install them as root: apt-get install $(1)" >&2; exit 1; fi
+
 .PHONY: all build release demo test check uninstall test-quick test-asan test-tsan test-valgrind fuzz bench clean deps format install vm-deps test-vm test-vm-all test-vm-ci bench-vm-index
 
 all: build
 
 deps:
-	@command -v cmake >/dev/null 2>&1 && command -v cc >/dev/null 2>&1 || \
-	  { echo "installing build tools (cmake, gcc)"; \
-	    apt-get update -qq && apt-get install -y -qq cmake gcc g++ make; }
+	@command -v cmake >/dev/null 2>&1 && command -v cc >/dev/null 2>&1 && \
+	  command -v c++ >/dev/null 2>&1 || \
+	  { echo "build tools missing (cmake, gcc, g++)"; \
+	    $(call APT_NEED,cmake gcc g++ make); }
 
 $(DEBUG)/CMakeCache.txt: | deps
 	cmake -S . -B $(DEBUG) $(GEN) -DCMAKE_BUILD_TYPE=Debug
@@ -46,8 +54,7 @@ test-quick: build
 
 # the unit tests under valgrind's memcheck (the no-rseq fallback runs there)
 test-valgrind: build
-	@command -v valgrind >/dev/null 2>&1 || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; \
+	@command -v valgrind >/dev/null 2>&1 || { $(call APT_NEED,valgrind); \
 	  cmake -S . -B $(DEBUG); }
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) -L memcheck
 
@@ -79,7 +86,7 @@ FUZZ_FLAGS ?= -max_len=192 -entropic=0 -detect_leaks=0
 CLANG ?= clang
 fuzz:
 	@command -v $(CLANG) >/dev/null 2>&1 && [ -n "$$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev; }
+	  { $(call APT_NEED,clang libclang-rt-14-dev); }
 	mkdir -p $(BUILD)/fuzz/corpus
 	$(CLANG) -g -O2 -DPCPU_DEBUG=1 -fsanitize=fuzzer,address,undefined -fno-sanitize-coverage=trace-cmp \
 	  -Iinclude -Isrc tests/fuzz_alloc.c $(wildcard src/*.c) -lpthread -o $(BUILD)/fuzz/fuzz_alloc
@@ -101,9 +108,8 @@ bench: release
 VM_TOOLS := qemu-system-x86_64 qemu-system-aarch64 mmdebstrap mkfs.ext4 aarch64-linux-gnu-gcc
 vm-deps:
 	@for t in $(VM_TOOLS); do command -v $$t >/dev/null 2>&1 || need=1; done; \
-	if [ -n "$$need" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq qemu-system-x86 qemu-system-arm qemu-utils mmdebstrap \
-	  e2fsprogs gcc-aarch64-linux-gnu g++-aarch64-linux-gnu; fi
+	if [ -n "$$need" ]; then $(call APT_NEED,qemu-system-x86 qemu-system-arm \
+	  qemu-utils mmdebstrap e2fsprogs gcc-aarch64-linux-gnu g++-aarch64-linux-gnu); fi
 
 test-vm: vm-deps
 	vm/test-vm.sh
