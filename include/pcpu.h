@@ -88,6 +88,27 @@ PCPU_API unsigned int pcpu_nr_units(void);
 PCPU_API size_t pcpu_unit_size(void);
 PCPU_API void pcpu_balance(void);
 
+/**
+ * pcpu_alloc_type - allocate one per-CPU object of type @T
+ * pcpu_alloc_array - allocate a per-CPU array of @n objects of type @T
+ *
+ * Size and alignment come from the type; the result has type T *.
+ * pcpu_alloc_array() fails with EINVAL when n * sizeof(T) overflows or
+ * exceeds pcpu_unit_size(), as pcpu_alloc() does for a size too large.
+ * Example: struct stats *s = pcpu_alloc_type(struct stats);
+ */
+#define pcpu_alloc_type(T) ((T *)pcpu_alloc(sizeof(T), __alignof__(T)))
+#define pcpu_alloc_array(T, n) \
+	((T *)__pcpu_alloc_array((n), sizeof(T), __alignof__(T)))
+
+/* pcpu_alloc_array()'s size check: @n objects of @size bytes. */
+static inline void *__pcpu_alloc_array(size_t n, size_t size, size_t align)
+{
+	if (n && size > (size_t)-1 / n)
+		return pcpu_alloc((size_t)-1, align); /* EINVAL */
+	return pcpu_alloc(n * size, align);
+}
+
 /* The distance between two units; set once by the allocator's start-up.
  * Read by pcpu_ptr(); never write it. */
 PCPU_API extern size_t pcpu_unit_stride;

@@ -663,6 +663,38 @@ static void t_thread_cache_free_of_an_area_reused_elsewhere(void)
 	CHECK_EQ(pcpu_g.stats.nr_cur_alloc, 0);
 }
 
+/* pcpu_alloc_type() and pcpu_alloc_array() take size and alignment from
+ * the type; an array whose size overflows or exceeds a unit is EINVAL. */
+static void t_typed_allocation_takes_size_and_alignment_from_the_type(void)
+{
+	struct aligned {
+		_Alignas(32) char c[40];
+	} * a;
+	uint32_t *arr;
+
+	setup(4, 0, 0);
+	a = pcpu_alloc_type(struct aligned);
+	CHECK(a != NULL);
+	for (unsigned int u = 0; u < 4; u++)
+		CHECK_EQ((uintptr_t)pcpu_ptr(a, u) % 32, 0);
+	CHECK(all_units_zero(a, sizeof(*a)));
+	arr = pcpu_alloc_array(uint32_t, 100);
+	CHECK(arr != NULL && all_units_zero(arr, 400));
+	pcpu_ptr(arr, 3)[99] = 7;
+	errno = 0;
+	CHECK(pcpu_alloc_array(uint64_t, (size_t)-1 / 4) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	CHECK(pcpu_alloc_array(char, pcpu_unit_size() + 1) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	CHECK(pcpu_alloc_array(char, 0) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	pcpu_free(arr);
+	pcpu_free(a);
+	pcpu_verify_all();
+}
+
 /* The headers' release macros, the library's pcpu_version() and the
  * build's project version (CMake, passed as PCPU_PROJECT_VERSION) agree. */
 static void t_version_macros_match_the_library(void)
@@ -1281,6 +1313,8 @@ static const struct test_case cases[] = {
 	 t_thread_cache_bad_frees_abort_at_once, 0},
 	{"thread_cache_free_of_an_area_reused_elsewhere",
 	 t_thread_cache_free_of_an_area_reused_elsewhere, 0},
+	{"typed_allocation_takes_size_and_alignment_from_the_type",
+	 t_typed_allocation_takes_size_and_alignment_from_the_type, 0},
 	{"version_macros_match_the_library", t_version_macros_match_the_library,
 	 0},
 	{"enomem_leaves_state_unchanged", t_enomem_leaves_state_unchanged, 0},

@@ -25,6 +25,8 @@ int main(void)
 	unsigned char *u8 = (unsigned char *)pcpu_alloc(1, 1);
 	int **pp = (int **)pcpu_alloc(sizeof(int *), sizeof(int *));
 	struct pair *pair = alloc_percpu(struct pair);
+	struct pair *pair2 = pcpu_alloc_type(struct pair);
+	long *arr = pcpu_alloc_array(long, 4);
 	struct pcpu_counter c;
 	struct pcpu_ref ref;
 	struct pcpu_config cfg;
@@ -75,6 +77,8 @@ int main(void)
 	}
 	v += pcpu_stats_get(&info) + (long)pcpu_version();
 	free_percpu(pair);
+	pcpu_free(pair2);
+	pcpu_free(arr);
 	pcpu_free(pp);
 	pcpu_free(u8);
 	pcpu_free(p);
