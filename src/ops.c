@@ -55,7 +55,6 @@ unsigned int pcpu_rseq_limit;
 unsigned long pcpu_rseq_index = PCPU_RSEQ_CPU_ID_OFFSET;
 /* What numbers the units and, when not what was asked for, why. */
 static const char *pcpu_index_why = "cpu_id";
-unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
 static bool pcpu_membarrier_ok;
 /* Why the operations are atomic (NULL while rseq runs); set once. */
 static const char *pcpu_ops_why;

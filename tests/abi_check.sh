@@ -12,6 +12,13 @@ for s in $syms; do
 	*) echo "exported without the pcpu_ prefix or the version node: $s"; bad=1 ;;
 	esac
 done
+# nothing test-only: injection, resets, faked capabilities
+for s in $syms; do
+	case "$s" in
+	*inject* | *test* | *force* | *fake*)
+		echo "test-only symbol exported: $s"; bad=1 ;;
+	esac
+done
 n=$(echo "$syms" | grep -c '^pcpu_' || true)
 echo "$n pcpu_ symbols exported"
 echo "$syms" | sed 's/@@.*//' | grep '^pcpu_' | sort | tr '\n' ' '; echo

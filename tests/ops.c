@@ -48,8 +48,10 @@ enum kind {
 static const char *const kind_names[] = {"add",	    "sub",	  "inc",
 					 "dec",	    "add_return", "xchg",
 					 "cmpxchg", "write",	  "broken_add"};
+#ifdef PCPU_INJECT
 /* the injection point each kind's critical section has */
 static const int kind_inject[] = {1, 1, 1, 1, 2, 3, 4, 0, 1};
+#endif
 
 static void *migrator(void *arg)
 {
@@ -198,8 +200,10 @@ static bool run(enum kind k, int size)
 		set_unit(u, k == K_XCHG ? u + 1 : 0);
 	for (int i = 0; i < nr_workers; i++)
 		held[i] = k == K_XCHG ? units + 1 + (uint64_t)i : 0;
+#ifdef PCPU_INJECT
 	memset(pcpu_inject_spins, 0, sizeof(pcpu_inject_spins));
 	pcpu_inject_spins[kind_inject[k]] = 50;
+#endif
 
 	stop_migrator = getenv("PCPU_TEST_NO_MIGRATOR") != NULL;
 	pthread_create(&m, NULL, migrator, NULL);

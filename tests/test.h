@@ -19,6 +19,13 @@
 
 #include <pcpu.h>
 
+#ifdef PCPU_INJECT
+#include <pcpu/ops.h>
+/* the delay-injection spins of this test program's critical sections
+ * (one program per source file: defined here once) */
+unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
+#endif
+
 #define CHECK(cond)                                                            \
 	do {                                                                   \
 		if (!(cond)) {                                                 \

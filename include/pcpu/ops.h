@@ -54,9 +54,12 @@ PCPU_API extern unsigned int pcpu_rseq_limit;
  */
 PCPU_API extern unsigned long pcpu_rseq_index;
 
-/* Test-only delay injection: spins inside critical section kind n. */
+#ifdef PCPU_INJECT
+/* Delay injection, in the test builds that define PCPU_INJECT (and this
+ * array): spins inside critical section kind n.  Not in the library. */
 #define PCPU_INJECT_NR 8
-PCPU_API extern unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
+extern unsigned int pcpu_inject_spins[PCPU_INJECT_NR];
+#endif
 
 enum pcpu_op {
 	PCPU_OP_WRITE,
