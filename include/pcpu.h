@@ -42,8 +42,9 @@ extern "C" {
  *           pcpu_balance(), -1 PCPU_BALANCE (default 1)
  * @strict: 1 guard unpopulated pages so stray accesses fault, 0 not,
  *          -1 PCPU_STRICT (default 0; 1 in PCPU_DEBUG builds)
- * @show_stats: 1 print the statistics to stderr at exit, 0 not,
- *              -1 PCPU_SHOW_STATS (default 0)
+ * @show_stats: at exit, on stderr: 1 the status lines and a summary of
+ *              the statistics, 2 every statistic (per chunk too, the
+ *              kernel's layout), 0 nothing, -1 PCPU_SHOW_STATS (default 0)
  * @index: what numbers the units the this-CPU operations use:
  *         PCPU_INDEX_CPU the CPU, PCPU_INDEX_CID the kernel's concurrency
  *         ID (mm_cid: memory grows with min(threads, CPUs) copies however

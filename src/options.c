@@ -82,6 +82,20 @@ static bool pcpu_env_bool(const char *name, bool def)
 	return v < 0 ? def : v;
 }
 
+/* PCPU_SHOW_STATS: 0, 1 (a summary at exit) or 2 (every statistic, per
+ * chunk too); 0 when unset or invalid. */
+static int pcpu_env_show_stats(void)
+{
+	const char *v = getenv("PCPU_SHOW_STATS");
+
+	if (!v || !strcmp(v, "0"))
+		return 0;
+	if (!strcmp(v, "1") || !strcmp(v, "2"))
+		return v[0] - '0';
+	pcpu_env_invalid("PCPU_SHOW_STATS", v, "expected 0, 1 or 2");
+	return 0;
+}
+
 /* PCPU_NUMA: "bind" sets a NUMA policy per node's run of units (a mapping
  * each), "first-touch" (the default) leaves a chunk one mapping. */
 static bool pcpu_env_numa_bind(void)
@@ -196,7 +210,7 @@ int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 	    !pcpu_unit_size_ok(cfg->unit_size, geo->page_size))
 		return -EINVAL;
 	if (cfg->nr_units > PCPU_MAX_UNITS || cfg->balance > 1 ||
-	    cfg->strict > 1 || cfg->show_stats > 1 || cfg->index < -1 ||
+	    cfg->strict > 1 || cfg->show_stats > 2 || cfg->index < -1 ||
 	    cfg->index > PCPU_INDEX_AUTO)
 		return -EINVAL;
 
@@ -210,8 +224,8 @@ int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 	geo->tcache = pcpu_env_bool("PCPU_TCACHE", true);
 	env_strict = pcpu_env_bool("PCPU_STRICT", strict_def);
 	geo->strict = pcpu_tristate(cfg->strict, env_strict);
-	geo->show_stats = pcpu_tristate(
-		cfg->show_stats, pcpu_env_bool("PCPU_SHOW_STATS", false));
+	geo->show_stats =
+		cfg->show_stats < 0 ? pcpu_env_show_stats() : cfg->show_stats;
 	geo->rseq_opt = pcpu_env_01("PCPU_RSEQ");
 	geo->index_opt = cfg->index < 0 ? pcpu_env_index() : cfg->index;
 	geo->numa_bind = pcpu_env_numa_bind() || geo->force_numa;

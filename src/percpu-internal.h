@@ -18,6 +18,8 @@
 #include "list.h"
 #include "os.h"
 
+#include <pcpu/read.h>
+
 #define PCPU_MIN_ALLOC_SHIFT 2
 #define PCPU_MIN_ALLOC_SIZE (1 << PCPU_MIN_ALLOC_SHIFT)
 #define PCPU_SLOT_BASE_SHIFT 5
@@ -246,7 +248,7 @@ struct pcpu_geometry {
 	bool strict_refused; /* asked for (or the debug default), no guards */
 	bool balance_enabled;
 	bool tcache; /* per-thread caches of small clean areas (PCPU_TCACHE) */
-	bool show_stats;
+	int show_stats; /* at exit: 0 nothing, 1 a summary, 2 everything */
 	bool numa_bind; /* PCPU_NUMA=bind: mbind each node's run of units */
 	bool force_numa; /* test-only: bind even on one node */
 	int rseq_opt; /* PCPU_RSEQ: 0 atomic, 1 ignore the arm64 gate, -1 */
@@ -350,6 +352,7 @@ void pcpu_tcache_drain(void);
 void pcpu_tcache_fork_child(void);
 void pcpu_tcache_forget(void);
 bool pcpu_tcache_free(void *ptr);
+int pcpu_stats_summary(FILE *out);
 unsigned long pcpu_tcache_count(unsigned long *frees);
 void pcpu_free_locked(void *ptr);
 void __attribute__((noreturn, cold))
@@ -491,9 +494,7 @@ static inline void pcpu_balance_schedule(void)
 {
 	__atomic_store_n(&pcpu_g.balance_pending, 1, __ATOMIC_RELEASE);
 }
-void pcpu_for_each_present_unit(const void *ptr, size_t size,
-				void (*fn)(unsigned int unit, void *arg),
-				void *arg);
+/* pcpu_for_each_present_unit(): <pcpu/read.h> */
 
 /* percpu-vm.c: the seed's functions, kernel names and contracts */
 void **pcpu_get_pages(void);

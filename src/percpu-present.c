@@ -11,6 +11,8 @@
  */
 #include <stdint.h>
 
+#include <pcpu/read.h>
+
 #include "percpu-internal.h"
 
 struct pcpu_present_ctx {
@@ -51,8 +53,9 @@ static void pcpu_present_page(char *start, char *end, void *arg)
  * allocate it (design decision 3), so units whose pages do not exist are
  * skipped without being read; the kernel says which exist (one
  * PAGEMAP_SCAN or pagemap read).  If it cannot say, every unit is visited.
+ * @fn may read the unit's copy (pcpu_read_unit()), not free @ptr.
  *
- * Context: any; one system call.
+ * Context: any thread (not a signal handler); one system call.
  */
 void pcpu_for_each_present_unit(const void *ptr, size_t size,
 				void (*fn)(unsigned int unit, void *arg),
@@ -74,4 +77,71 @@ void pcpu_for_each_present_unit(const void *ptr, size_t size,
 		return;
 	for (u = 0; u < pcpu_geo.nr_units; u++)
 		fn(u, arg);
+}
+
+struct pcpu_sum_ctx {
+	const char *ptr;
+	size_t size;
+	int is_signed;
+	int64_t sum;
+};
+
+static void pcpu_sum_unit(unsigned int unit, void *arg)
+{
+	struct pcpu_sum_ctx *c = arg;
+	const char *p = c->ptr + (size_t)(unit + 1) * pcpu_geo.unit_size;
+
+	switch (c->size) {
+	case 1:
+		c->sum +=
+			c->is_signed
+				? (int64_t)(int8_t)__atomic_load_n(
+					  (const uint8_t *)p, __ATOMIC_RELAXED)
+				: (int64_t)__atomic_load_n((const uint8_t *)p,
+							   __ATOMIC_RELAXED);
+		break;
+	case 2:
+		c->sum +=
+			c->is_signed
+				? (int64_t)(int16_t)__atomic_load_n(
+					  (const uint16_t *)p, __ATOMIC_RELAXED)
+				: (int64_t)__atomic_load_n((const uint16_t *)p,
+							   __ATOMIC_RELAXED);
+		break;
+	case 4:
+		c->sum +=
+			c->is_signed
+				? (int64_t)(int32_t)__atomic_load_n(
+					  (const uint32_t *)p, __ATOMIC_RELAXED)
+				: (int64_t)__atomic_load_n((const uint32_t *)p,
+							   __ATOMIC_RELAXED);
+		break;
+	default:
+		c->sum = (int64_t)((uint64_t)c->sum +
+				   __atomic_load_n((const uint64_t *)p,
+						   __ATOMIC_RELAXED));
+	}
+}
+
+/**
+ * pcpu_unit_sum - the sum of a per-CPU integer's copies (pcpu_sum())
+ * @ptr: a per-CPU pointer to an integer of @size bytes
+ * @size: 1, 2, 4 or 8
+ * @is_signed: whether the integer is signed (the copies are widened so)
+ *
+ * Visits the units whose page of the object exists only, each copy read
+ * with one relaxed atomic load.
+ *
+ * Context: any thread (not a signal handler); one system call.
+ * Return: the sum, as a 64-bit integer (pcpu_sum() narrows it to the
+ * object's type).
+ */
+int64_t pcpu_unit_sum(const void *ptr, size_t size, int is_signed)
+{
+	struct pcpu_sum_ctx c = {ptr, size, is_signed, 0};
+
+	if (pcpu_ensure_init())
+		return 0;
+	pcpu_for_each_present_unit(ptr, size, pcpu_sum_unit, &c);
+	return c.sum;
 }

@@ -126,8 +126,12 @@ static void pcpu_atfork_child(void)
 
 static void pcpu_exit_stats(void)
 {
-	if (pcpu_g.initialized && pcpu_geo.show_stats)
+	if (!pcpu_g.initialized)
+		return;
+	if (pcpu_geo.show_stats == 2)
 		pcpu_stats_print(stderr);
+	else if (pcpu_geo.show_stats == 1)
+		pcpu_stats_summary(stderr);
 }
 
 static int pcpu_setup_units(void)

@@ -248,6 +248,42 @@ static void pcpu_status_lines(FILE *out)
 }
 
 /**
+ * pcpu_stats_summary - the status lines and the statistics in brief
+ * @out: the stream
+ *
+ * What PCPU_SHOW_STATS=1 prints at exit: the lines of pcpu_status_print(),
+ * then one line of objects (live, allocated, freed, cached in the threads'
+ * caches), one of memory (chunks, populated pages a unit, units with pages,
+ * the highest one).  PCPU_SHOW_STATS=2 prints pcpu_stats_print() instead.
+ *
+ * Context: takes pcpu_g.alloc_mutex and pcpu_g.lock.
+ * Return: 0, or -errno.
+ */
+int pcpu_stats_summary(FILE *out)
+{
+	struct pcpu_stats_info info;
+	int ret = pcpu_stats_get(&info);
+
+	if (ret)
+		return ret;
+	pcpu_mutex_lock();
+	pcpu_status_lines(out);
+	pcpu_mutex_unlock();
+	fprintf(out,
+		"objects: %llu live (%llu allocated, %llu freed), %lu in "
+		"thread caches\n",
+		info.nr_cur_alloc, info.nr_alloc, info.nr_dealloc,
+		info.nr_cached);
+	fprintf(out,
+		"memory: %lu chunks of %u units x %zu KiB, %lu pages "
+		"populated a unit, %d units with pages (highest %d)\n",
+		info.nr_chunks, info.nr_units, info.unit_size >> 10,
+		info.nr_populated_pages, info.units_with_pages,
+		info.max_unit_with_pages);
+	return ferror(out) ? -EIO : 0;
+}
+
+/**
  * pcpu_status_print - say which mode each capability runs in
  * @out: the stream
  *

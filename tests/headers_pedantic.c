@@ -7,6 +7,7 @@
 #include <pcpu/counter.h>
 #include <pcpu/linux.h>
 #include <pcpu/ops.h>
+#include <pcpu/read.h>
 #include <pcpu/ref.h>
 #include <pcpu/stats.h>
 
@@ -76,6 +77,12 @@ int main(void)
 		pcpu_ref_exit(&ref);
 	}
 	v += pcpu_stats_get(&info) + (long)pcpu_version();
+	v += pcpu_sum(p) + pcpu_sum(u8) + pcpu_read_unit(p, 0);
+	{
+		unsigned int unit;
+
+		pcpu_for_each_unit(unit) v += pcpu_read_unit(p, unit);
+	}
 	free_percpu(pair);
 	pcpu_free(pair2);
 	pcpu_free(arr);

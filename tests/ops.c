@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 
 #include <pcpu/ops.h>
+#include <pcpu/read.h>
 
 #include "percpu-internal.h"
 
@@ -387,6 +388,54 @@ static bool page_resident(const void *a)
 	return v & 1;
 }
 
+/* The reader side: pcpu_sum() of a per-CPU integer adds the copies of the
+ * units whose pages exist, widened by the type's sign, and reads no other
+ * unit; pcpu_read_unit() reads one copy; pcpu_for_each_unit() visits all. */
+static void t_sum_reads_only_units_with_pages(void)
+{
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN), cpus = ncpu < 2 ? 1 : 2;
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	struct obj {
+		uint64_t u64;
+		int32_t s32;
+		int8_t s8;
+		uint16_t u16;
+	} * o;
+	bool scan = pcpu_geo.caps.pagemap_scan || pcpu_geo.caps.pagemap_read;
+	unsigned int u, n = 0;
+
+	setup();
+	o = (struct obj *)pcpu_alloc(ps, ps); /* a page of its own */
+	CHECK(o != NULL);
+	for (int c = 0; c < cpus; c++) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(c, &set);
+		CHECK(sched_setaffinity(0, sizeof(set), &set) == 0);
+		pcpu_add(&o->u64, 1000);
+		pcpu_sub(&o->s32, 3);
+		pcpu_dec(&o->s8);
+		pcpu_add(&o->u16, 40000);
+	}
+	CHECK_EQ(pcpu_sum(&o->u64), 1000u * cpus);
+	CHECK_EQ(pcpu_sum(&o->s32), -3 * cpus);
+	CHECK_EQ(pcpu_sum(&o->s8), -cpus);
+	/* the sum wraps in the type, as the adds do */
+	CHECK_EQ(pcpu_sum(&o->u16), (uint16_t)(40000 * cpus));
+	if (scan && !TEST_SANITIZED && !RUNNING_ON_VALGRIND) {
+		unsigned int written = 0;
+
+		for (u = 0; u < pcpu_nr_units(); u++)
+			written += page_resident(pcpu_ptr(o, u));
+		/* at most the units of the CPUs (or IDs) that wrote */
+		CHECK(written <= (unsigned int)cpus);
+	}
+	pcpu_for_each_unit(u) if (pcpu_read_unit(&o->u64, u)) n++;
+	CHECK(n >= 1 && n <= (unsigned int)cpus);
+	pcpu_free(o);
+}
+
 /* whether units are numbered by concurrency ID in this run */
 static bool by_mm_cid(void)
 {
@@ -581,6 +630,8 @@ static void t_ops_exact_in_forked_child(void)
  * memcheck would only report. */
 static const struct test_case cases[] = {
 	{"ops_exact_under_migration", t_ops_exact_under_migration, 0},
+	{"sum_reads_only_units_with_pages", t_sum_reads_only_units_with_pages,
+	 0},
 	{"ops_harness_catches_unprotected_update",
 	 t_ops_harness_catches_unprotected_update,
 	 TEST_NO_MEMCHECK | TEST_NO_TSAN},
