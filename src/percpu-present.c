@@ -86,41 +86,33 @@ struct pcpu_sum_ctx {
 	int64_t sum;
 };
 
+/* One copy, of @bits bits, widened as signed or unsigned. */
+#define PCPU_LOAD_WIDE(p, bits, is_signed)                                    \
+	((is_signed) ? (int64_t)(int##bits##_t)__atomic_load_n(               \
+			       (const uint##bits##_t *)(p), __ATOMIC_RELAXED) \
+		     : (int64_t)__atomic_load_n((const uint##bits##_t *)(p),  \
+						__ATOMIC_RELAXED))
+
 static void pcpu_sum_unit(unsigned int unit, void *arg)
 {
 	struct pcpu_sum_ctx *c = arg;
 	const char *p = c->ptr + (size_t)(unit + 1) * pcpu_geo.unit_size;
+	int64_t v;
 
 	switch (c->size) {
 	case 1:
-		c->sum +=
-			c->is_signed
-				? (int64_t)(int8_t)__atomic_load_n(
-					  (const uint8_t *)p, __ATOMIC_RELAXED)
-				: (int64_t)__atomic_load_n((const uint8_t *)p,
-							   __ATOMIC_RELAXED);
+		v = PCPU_LOAD_WIDE(p, 8, c->is_signed);
 		break;
 	case 2:
-		c->sum +=
-			c->is_signed
-				? (int64_t)(int16_t)__atomic_load_n(
-					  (const uint16_t *)p, __ATOMIC_RELAXED)
-				: (int64_t)__atomic_load_n((const uint16_t *)p,
-							   __ATOMIC_RELAXED);
+		v = PCPU_LOAD_WIDE(p, 16, c->is_signed);
 		break;
 	case 4:
-		c->sum +=
-			c->is_signed
-				? (int64_t)(int32_t)__atomic_load_n(
-					  (const uint32_t *)p, __ATOMIC_RELAXED)
-				: (int64_t)__atomic_load_n((const uint32_t *)p,
-							   __ATOMIC_RELAXED);
+		v = PCPU_LOAD_WIDE(p, 32, c->is_signed);
 		break;
 	default:
-		c->sum = (int64_t)((uint64_t)c->sum +
-				   __atomic_load_n((const uint64_t *)p,
-						   __ATOMIC_RELAXED));
+		v = PCPU_LOAD_WIDE(p, 64, 0);
 	}
+	c->sum = (int64_t)((uint64_t)c->sum + (uint64_t)v); /* wraps */
 }
 
 /**
