@@ -40,8 +40,13 @@ build: $(DEBUG)/CMakeCache.txt
 release: $(RELEASE)/CMakeCache.txt
 	cmake --build $(RELEASE) -j $(JOBS)
 
-demo: release
-	$(RELEASE)/examples/pcpu-demo
+# the build's own output goes to a log (printed if it fails): the demo is
+# one screen
+demo:
+	@mkdir -p $(BUILD)
+	@$(MAKE) --no-print-directory release > $(BUILD)/demo-build.log 2>&1 || \
+	  { cat $(BUILD)/demo-build.log; exit 1; }
+	@$(RELEASE)/examples/pcpu-demo
 
 test: build
 	cd $(DEBUG) && ctest --output-on-failure -j $(JOBS) -LE memcheck

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * demo.c - libpcpu at work: a thread per online CPU updates per-CPU
- * counters and structures, half of them are freed in random order, the
- * balance work runs, and every surviving object is checked in every unit.
+ * demo.c - libpcpu in one screen (`make demo`).
  *
- * By default the allocator is started with 256 units (as on a 256-CPU
- * machine) to show that idle units cost nothing; PCPU_NR_UNITS overrides.
+ * A thread per CPU of the caller's mask (taskset -c 0 make demo: one)
+ * counts requests with pcpu_inc() on a per-CPU u64 and with a
+ * pcpu_counter, and bumps 10^5 per-CPU statistics counters, while the main
+ * thread reads the sums as they grow.  The allocator runs with 256 units,
+ * as on a 256-CPU machine: the memory it costs is what the threads wrote,
+ * beside what one padded copy per CPU would cost.  The demo never reads
+ * an idle unit: pcpu_sum() and the statistics ask the kernel which unit
+ * pages exist.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -19,186 +22,133 @@
 #include <unistd.h>
 
 #include <pcpu.h>
+#include <pcpu/counter.h>
+#include <pcpu/read.h>
 
-#define NR_OBJECTS 20000
-#define ROUNDS 50
+#define UNITS 256
+#define NR_STATS 100 /* objects of 1000 u64 counters: 10^5 counters */
+#define PER_STAT 1000
+static uint64_t *requests;
+static struct pcpu_counter served;
+static uint64_t *stats[NR_STATS];
+static int stop;
+static long done_adds[CPU_SETSIZE];
 
-struct object {
-	void *p;
-	size_t size; /* 8: a counter; else a struct filled with a pattern */
-	size_t id;
-};
-
-static struct object objs[NR_OBJECTS];
-static unsigned int nr_cpus;
-
-static unsigned char pattern(size_t obj, unsigned int cpu, size_t i)
-{
-	return (unsigned char)(obj * 7 + cpu * 13 + i) | 1;
-}
-
-/* Each thread is pinned to one CPU and writes that CPU's copies only. */
+/* until told to stop: one request, one served, one statistic each time */
 static void *worker(void *arg)
 {
-	unsigned int cpu = (unsigned int)(uintptr_t)arg;
-	cpu_set_t set;
-	size_t i;
-	int r;
+	long id = (long)arg, i;
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	for (r = 0; r < ROUNDS; r++)
-		for (i = 0; i < NR_OBJECTS; i++) {
-			if (objs[i].size == 8) {
-				(*pcpu_ptr((uint64_t *)objs[i].p, cpu))++;
-			} else if (r == 0) {
-				unsigned char *c = pcpu_ptr(
-					(unsigned char *)objs[i].p, cpu);
-
-				for (size_t k = 0; k < objs[i].size; k++)
-					c[k] = pattern(objs[i].id, cpu, k);
-			}
-		}
+	for (i = 0; !__atomic_load_n(&stop, __ATOMIC_RELAXED); i++) {
+		pcpu_inc(requests);
+		pcpu_counter_inc(&served);
+		pcpu_inc(&stats[i % NR_STATS][(i / NR_STATS) % PER_STAT]);
+	}
+	done_adds[id] = i;
 	return NULL;
 }
 
-static long status_kb(const char *key)
+/* resident + page-table KiB of the process (/proc/self/status) */
+static long mem_kib(void)
 {
 	char line[256];
-	size_t n = strlen(key);
-	long v = -1;
+	long kib = 0, v;
 	FILE *f = fopen("/proc/self/status", "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':')
-			v = strtol(line + n + 1, NULL, 10);
+		if (sscanf(line, "VmRSS: %ld", &v) == 1 ||
+		    sscanf(line, "VmPTE: %ld", &v) == 1)
+			kib += v;
 	if (f)
 		fclose(f);
-	return v;
+	return kib;
 }
 
-static int vma_count(void)
+/* "this-CPU operations: ...; NUMA placement: ..." from the status lines */
+static void print_status(void)
 {
-	FILE *f = fopen("/proc/self/maps", "r");
-	int c, n = 0;
+	char *buf = NULL, *second, *end;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
-	while (f && (c = fgetc(f)) != EOF)
-		n += c == '\n';
-	if (f)
-		fclose(f);
-	return n;
-}
-
-static int check_object(size_t i, unsigned int nr_units)
-{
-	for (unsigned int u = 0; u < nr_units; u++) {
-		if (objs[i].size == 8) {
-			uint64_t want = u < nr_cpus ? ROUNDS : 0;
-
-			if (*pcpu_ptr((uint64_t *)objs[i].p, u) != want)
-				return -1;
-			continue;
-		}
-		/* idle units are not read: they were never touched */
-		if (u >= nr_cpus)
-			continue;
-		for (size_t k = 0; k < objs[i].size; k++)
-			if (pcpu_ptr((unsigned char *)objs[i].p, u)[k] !=
-			    pattern(objs[i].id, u, k))
-				return -1;
+	if (!f || pcpu_status_print(f))
+		return;
+	fclose(f);
+	second = strchr(buf, '\n');
+	if (second && (end = strchr(second + 1, '\n'))) {
+		*second++ = '\0';
+		*end = '\0';
+		printf("status: %s; %s\n", buf, second);
 	}
-	return 0;
+	free(buf);
 }
 
 int main(void)
 {
 	struct pcpu_config cfg;
 	struct pcpu_stats_info info;
-	pthread_t *threads;
-	struct timespec t0, t1;
-	unsigned int u, nr_units;
-	size_t i, live = 0, bad = 0;
-	uint64_t seed = 88172645463325252ULL;
-	long rss0;
+	cpu_set_t mask;
+	pthread_t t[CPU_SETSIZE];
+	int n, i;
+	long before;
+	uint64_t total = 0, adds = 0;
+	double naive_mib;
 
-	nr_cpus = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	CPU_ZERO(&mask);
+	sched_getaffinity(0, sizeof(mask), &mask);
+	n = CPU_COUNT(&mask);
 	pcpu_config_init(&cfg);
-	if (!getenv("PCPU_NR_UNITS"))
-		cfg.nr_units = 256;
+	cfg.nr_units = getenv("PCPU_NR_UNITS") ? 0 : UNITS;
 	if (pcpu_init(&cfg)) {
 		perror("pcpu_init");
 		return 1;
 	}
-	nr_units = pcpu_nr_units();
-	if (nr_cpus > nr_units)
-		nr_cpus = nr_units;
-	rss0 = status_kb("VmRSS") + status_kb("VmPTE");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-
-	for (i = 0; i < NR_OBJECTS; i++) {
-		size_t size = i % 2 ? 8 : (size_t)4 << (i / 2 % 11);
-
-		objs[i].size = size;
-		objs[i].id = i;
-		objs[i].p = pcpu_alloc(size, size == 8 ? 8 : 4);
-		if (!objs[i].p) {
-			perror("pcpu_alloc");
-			return 1;
-		}
-	}
-	threads = calloc(nr_cpus, sizeof(*threads));
-	for (u = 0; u < nr_cpus; u++)
-		pthread_create(&threads[u], NULL, worker, (void *)(uintptr_t)u);
-	for (u = 0; u < nr_cpus; u++)
-		pthread_join(threads[u], NULL);
-
-	/* free half, in random order */
-	for (i = NR_OBJECTS - 1; i > 0; i--) {
-		size_t j;
-		struct object t;
-
-		seed ^= seed << 13;
-		seed ^= seed >> 7;
-		seed ^= seed << 17;
-		j = seed % (i + 1);
-		t = objs[i];
-		objs[i] = objs[j];
-		objs[j] = t;
-	}
-	for (i = 0; i < NR_OBJECTS / 2; i++) {
-		pcpu_free(objs[i].p);
-		objs[i].p = NULL;
-	}
-	pcpu_balance();
-	for (i = NR_OBJECTS / 2; i < NR_OBJECTS; i++, live++)
-		bad += check_object(i, nr_units) != 0;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-
-	printf("libpcpu demo: %u threads on %u CPUs, %u units per chunk\n",
-	       nr_cpus, nr_cpus, nr_units);
-	printf("  objects allocated   : %d (8 B counters and 4 B-4 KiB "
-	       "structs)\n",
-	       NR_OBJECTS);
-	printf("  objects live/checked: %zu, %zu bad\n", live, bad);
-	pcpu_stats_get(&info);
-	printf("  chunks              : %lu\n", info.nr_chunks);
-	printf("  populated pages     : %lu per unit (%lu KiB of address "
-	       "space over all units)\n",
-	       info.nr_populated_pages,
-	       info.nr_populated_pages * (unsigned long)sysconf(_SC_PAGESIZE) *
-		       nr_units / 1024);
-	printf("  RSS + page tables   : %ld KiB over start (idle units cost "
-	       "nothing)\n",
-	       status_kb("VmRSS") + status_kb("VmPTE") - rss0);
-	printf("  VMAs                : %d\n", vma_count());
-	printf("  elapsed             : %.1f ms\n\n",
-	       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
-	pcpu_stats_print(stdout);
-	free(threads);
-	if (bad) {
-		fprintf(stderr, "demo: %zu objects lost their data\n", bad);
+	printf("libpcpu demo: %d thread%s on %d CPU%s (your CPU mask), %u "
+	       "units (simulated CPUs)\n",
+	       n, n > 1 ? "s" : "", n, n > 1 ? "s" : "", pcpu_nr_units());
+	print_status();
+	before = mem_kib();
+	requests = pcpu_alloc_type(uint64_t);
+	if (!requests || pcpu_counter_init(&served, 0))
 		return 1;
+	for (i = 0; i < NR_STATS; i++)
+		if (!(stats[i] = pcpu_alloc_array(uint64_t, PER_STAT)))
+			return 1;
+	for (long k = 0; k < n; k++)
+		pthread_create(&t[k], NULL, worker, (void *)k);
+	for (int k = 0; k < 4; k++) {
+		usleep(100000);
+		printf("  while they run: pcpu_sum(requests) = %-10llu "
+		       "pcpu_counter_sum(&served) = %lld\n",
+		       (unsigned long long)pcpu_sum(requests),
+		       (long long)pcpu_counter_sum(&served));
 	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		adds += done_adds[i];
+	}
+	for (i = 0; i < NR_STATS; i++)
+		for (int j = 0; j < PER_STAT; j++)
+			total += pcpu_sum(&stats[i][j]);
+	printf("joined: requests %llu, served %lld, statistics %llu; the "
+	       "threads made %llu of each: %s\n",
+	       (unsigned long long)pcpu_sum(requests),
+	       (long long)pcpu_counter_sum(&served), (unsigned long long)total,
+	       (unsigned long long)adds,
+	       pcpu_sum(requests) == adds && total == adds &&
+			       pcpu_counter_sum(&served) == (int64_t)adds
+		       ? "exact"
+		       : "MISMATCH");
+	pcpu_stats_get(&info);
+	naive_mib = (double)pcpu_nr_units() * 64 * (NR_STATS * PER_STAT + 2) /
+		    (1 << 20);
+	printf("memory for 10^5 + 2 counters over %u units: %.1f MiB (RSS + "
+	       "page tables); one 64-byte padded copy per CPU: %.0f MiB\n",
+	       pcpu_nr_units(), (double)(mem_kib() - before) / 1024, naive_mib);
+	printf("units touched: %d of %u (highest %d), asked of the kernel; "
+	       "idle units cost nothing\n",
+	       info.units_with_pages, pcpu_nr_units(),
+	       info.max_unit_with_pages);
 	return 0;
 }

@@ -695,6 +695,35 @@ static void t_typed_allocation_takes_size_and_alignment_from_the_type(void)
 	pcpu_verify_all();
 }
 
+static void show_stats_child(void *arg)
+{
+	setenv("PCPU_SHOW_STATS", (const char *)arg, 1);
+	setup(4, 0, 0);
+	pcpu_free(pcpu_alloc(64, 8));
+	(void)pcpu_alloc(128, 8);
+	exit(0); /* the exit hook prints */
+}
+
+/* PCPU_SHOW_STATS=1 prints the status lines and a summary at exit, =2
+ * every statistic, per chunk too. */
+static void t_show_stats_levels(void)
+{
+	char err[8192];
+
+	CHECK_EQ(test_in_child(show_stats_child, (void *)"1", err, sizeof(err)),
+		 0);
+	fputs(err, stdout);
+	CHECK(strstr(err, "this-CPU operations: ") != NULL);
+	CHECK(strstr(err, "objects: 1 live (2 allocated, 1 freed)") != NULL);
+	CHECK(strstr(err, "memory: 1 chunks of 4 units") != NULL);
+	CHECK(strstr(err, "Per Chunk Stats") == NULL);
+	CHECK_EQ(test_in_child(show_stats_child, (void *)"2", err, sizeof(err)),
+		 0);
+	CHECK(strstr(err, "this-CPU operations: ") != NULL);
+	CHECK(strstr(err, "Per Chunk Stats") != NULL);
+	CHECK(strstr(err, "  nr_cur_alloc        :            1\n") != NULL);
+}
+
 /* The headers' release macros, the library's pcpu_version() and the
  * build's project version (CMake, passed as PCPU_PROJECT_VERSION) agree. */
 static void t_version_macros_match_the_library(void)
@@ -1315,6 +1344,7 @@ static const struct test_case cases[] = {
 	 t_thread_cache_free_of_an_area_reused_elsewhere, 0},
 	{"typed_allocation_takes_size_and_alignment_from_the_type",
 	 t_typed_allocation_takes_size_and_alignment_from_the_type, 0},
+	{"show_stats_levels", t_show_stats_levels, 0},
 	{"version_macros_match_the_library", t_version_macros_match_the_library,
 	 0},
 	{"enomem_leaves_state_unchanged", t_enomem_leaves_state_unchanged, 0},
