@@ -36,6 +36,16 @@ for h in $(cd "$inc" && ls pcpu.h pcpu/*.h); do
 	both "$tmp/t.c" "$tmp/t.cpp"
 	echo "ok $h alone (C11, C17: $ccs; C++17, C++20: $cxxs)"
 done
+# the C++ header, alone, as C++17 and C++20
+for h in $(cd "$inc" && ls pcpu/*.hpp); do
+	printf '#include <%s>\nint main() { return 0; }\n' "$h" > "$tmp/t.cpp"
+	for c in $cxxs; do
+		for std in c++17 c++20; do
+			$c -std=$std $flags -I"$inc" -c "$tmp/t.cpp" -o "$tmp/o.o"
+		done
+	done
+	echo "ok $h alone (C++17, C++20: $cxxs)"
+done
 cp "$src/tests/headers_pedantic.c" "$tmp/use.cpp"
 both "$src/tests/headers_pedantic.c" "$tmp/use.cpp"
 echo "ok every macro expanded (tests/headers_pedantic.c) with $flags"
