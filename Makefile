@@ -137,7 +137,7 @@ test-vm-all: vm-deps
 	vm/matrix.sh
 
 format:
-	clang-format -i src/*.c src/*.h include/*.h include/pcpu/*.h tests/*.c tests/*.h examples/*.c bench/*.c
+	clang-format -i src/*.c src/*.h include/*.h include/pcpu/*.h include/pcpu/*.hpp tests/*.c tests/*.cpp tests/*.h examples/*.c bench/*.c
 
 clean:
 	rm -rf $(BUILD)

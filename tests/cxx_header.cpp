@@ -12,13 +12,13 @@
 #include <thread>
 #include <vector>
 
-#define CHECK(c)                                                     \
-	do {                                                         \
-		if (!(c)) {                                          \
+#define CHECK(c)                                                          \
+	do {                                                              \
+		if (!(c)) {                                               \
 			std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", \
-				     __FILE__, __LINE__, #c);        \
-			std::abort();                                \
-		}                                                    \
+				     __FILE__, __LINE__, #c);             \
+			std::abort();                                     \
+		}                                                         \
 	} while (0)
 
 struct pair {

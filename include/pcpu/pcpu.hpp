@@ -30,7 +30,8 @@
 #include "ops.h"
 #include "read.h"
 
-namespace pcpu {
+namespace pcpu
+{
 
 /* One object of type T (n of them with alloc_array()) per CPU, zero in
  * every unit; nullptr with errno set on failure, as pcpu_alloc(). */
@@ -59,14 +60,15 @@ template <class T> inline T *alloc_array(std::size_t n) noexcept
  * trivially constructible and destructible: per-CPU memory starts zero and
  * no constructor or destructor runs per unit.
  */
-template <class T> class unique {
+template <class T> class unique
+{
 	static_assert(std::is_trivially_default_constructible<T>::value &&
 			      std::is_trivially_destructible<T>::value,
 		      "per-CPU objects start zero: T must be trivial");
 
-    public:
-	explicit unique(std::size_t n = 1) : p_(n == 1 ? alloc<T>()
-						     : alloc_array<T>(n))
+      public:
+	explicit unique(std::size_t n = 1)
+	    : p_(n == 1 ? alloc<T>() : alloc_array<T>(n))
 	{
 		if (!p_)
 			alloc_failed();
@@ -116,7 +118,7 @@ template <class T> class unique {
 		return std::exchange(p_, nullptr);
 	}
 
-    private:
+      private:
 	T *p_;
 };
 
@@ -125,8 +127,9 @@ template <class T> class unique {
  * without sharing a cache line.  Neither copyable nor movable (the
  * counter's memory is per CPU and its state is found by address).
  */
-class counter {
-    public:
+class counter
+{
+      public:
 	explicit counter(std::int64_t initial = 0)
 	{
 		if (pcpu_counter_init(&c_, initial))
@@ -172,7 +175,7 @@ class counter {
 		return &c_;
 	}
 
-    private:
+      private:
 	struct pcpu_counter c_;
 };
 
