@@ -54,9 +54,9 @@
 #define PCPU_TC_FREES 32
 
 /* A run a refill took: bit i of @live / @cached says area i is handed out
- * / in the cache.  @b 0: the slot is unused. */
+ * / in the cache. */
 struct pcpu_tc_run {
-	char *start;
+	char *start, *end; /* end NULL: the slot is unused */
 	unsigned int b, nr;
 	uint32_t live, cached;
 	unsigned int recip; /* ceil(1024 / b): division by b without div */
@@ -69,6 +69,7 @@ struct pcpu_tcache {
 	unsigned char area_run[PCPU_TC_CLASSES][PCPU_TC_MAX];
 	struct pcpu_tc_run run[PCPU_TC_RUNS];
 	unsigned int next_run, last_run;
+	char *lo, *hi; /* every run lies in [lo, hi): most frees miss them */
 	unsigned int nr_frees;
 	void *frees[PCPU_TC_FREES];
 	struct list_head node; /* pcpu_g.tcaches, under pcpu_g.lock */
@@ -104,11 +105,30 @@ static inline uint32_t pcpu_tc_bit(const struct pcpu_tc_run *r, const char *p)
 	return 1u << pcpu_tc_div(r, w);
 }
 
-/* Forget run @r once nothing of it is cached or handed out. */
-static inline void pcpu_tc_run_put(struct pcpu_tc_run *r)
+/* The bounds of @tc's runs again. */
+static void pcpu_tc_bounds(struct pcpu_tcache *tc)
 {
-	if (!r->live && !r->cached)
-		r->b = 0;
+	tc->lo = tc->hi = NULL;
+	for (int i = 0; i < PCPU_TC_RUNS; i++) {
+		struct pcpu_tc_run *r = &tc->run[i];
+
+		if (!r->end)
+			continue;
+		if (!tc->lo || r->start < tc->lo)
+			tc->lo = r->start;
+		if (r->end > tc->hi)
+			tc->hi = r->end;
+	}
+}
+
+/* Forget run @r once nothing of it is cached or handed out. */
+static inline void pcpu_tc_run_put(struct pcpu_tcache *tc,
+				   struct pcpu_tc_run *r)
+{
+	if (!r->live && !r->cached) {
+		r->start = r->end = NULL;
+		pcpu_tc_bounds(tc);
+	}
 }
 
 /* Apply the buffered frees.  Context: pcpu_g.lock. */
@@ -130,7 +150,7 @@ static void pcpu_tcache_empty_locked(struct pcpu_tcache *tc)
 			struct pcpu_tc_run *r = &tc->run[tc->area_run[c][--n]];
 
 			r->cached &= ~pcpu_tc_bit(r, tc->area[c][n]);
-			pcpu_tc_run_put(r);
+			pcpu_tc_run_put(tc, r);
 			pcpu_free_clean(tc->area[c][n], c + 1);
 		}
 		__atomic_store_n(&tc->n[c], 0, __ATOMIC_RELEASE);
@@ -203,7 +223,7 @@ static unsigned int pcpu_tcache_run_slot(struct pcpu_tcache *tc)
 	unsigned int i, r;
 
 	for (i = 0; i < PCPU_TC_RUNS; i++)
-		if (!tc->run[i].b)
+		if (!tc->run[i].end)
 			return i;
 	for (i = 0; i < PCPU_TC_RUNS; i++) {
 		r = (tc->next_run + i) % PCPU_TC_RUNS;
@@ -238,11 +258,13 @@ static unsigned int pcpu_tcache_refill(struct pcpu_tcache *tc, int b)
 	r = pcpu_tcache_run_slot(tc);
 	tc->run[r] = (struct pcpu_tc_run){
 		.start = p,
+		.end = p + (size_t)nr * b * PCPU_MIN_ALLOC_SIZE,
 		.b = (unsigned int)b,
 		.nr = (unsigned int)nr,
 		.cached = (uint32_t)(((uint64_t)1 << nr) - 1),
 		.recip = (1024 + (unsigned int)b - 1) / (unsigned int)b,
 	};
+	pcpu_tc_bounds(tc);
 	/* handed out from the end: the lowest address first */
 	for (int i = 0; i < nr; i++) {
 		tc->area[b - 1][i] =
@@ -297,15 +319,15 @@ void *pcpu_tcache_alloc(int bits, int align, bool nowait)
 
 static inline bool pcpu_tc_in_run(const struct pcpu_tc_run *r, const char *p)
 {
-	return r->b && p >= r->start &&
-	       (size_t)(p - r->start) <
-		       (size_t)r->nr * r->b * PCPU_MIN_ALLOC_SIZE;
+	return p >= r->start && p < r->end;
 }
 
 /* The run of @tc that @p lies in, or NULL; the last one found first. */
 static struct pcpu_tc_run *pcpu_tcache_run_of(struct pcpu_tcache *tc,
 					      const char *p)
 {
+	if (p < tc->lo || p >= tc->hi)
+		return NULL;
 	if (pcpu_tc_in_run(&tc->run[tc->last_run], p))
 		return &tc->run[tc->last_run];
 	for (unsigned int i = 0; i < PCPU_TC_RUNS; i++)
@@ -388,8 +410,8 @@ bool pcpu_tcache_free(void *ptr)
 	 * forwarded from the store (it cost a third of this function) */
 	live = r->live & ~bit;
 	r->live = live;
-	if (!live && !r->cached)
-		r->b = 0;
+	if (!live)
+		pcpu_tc_run_put(tc, r);
 	tc->frees[tc->nr_frees] = ptr;
 	__atomic_store_n(&tc->nr_frees, tc->nr_frees + 1, __ATOMIC_RELEASE);
 	done = true;
@@ -454,7 +476,8 @@ void pcpu_tcache_forget(void)
 		for (int c = 0; c < PCPU_TC_CLASSES; c++)
 			tc->n[c] = 0;
 		for (int r = 0; r < PCPU_TC_RUNS; r++)
-			tc->run[r].b = 0;
+			tc->run[r].start = tc->run[r].end = NULL;
+		tc->lo = tc->hi = NULL;
 		tc->nr_frees = 0;
 	}
 }
