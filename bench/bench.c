@@ -84,7 +84,14 @@ static struct stat3 summarize(double *v, int n)
 static void row(const char *bench, const char *what, struct stat3 s,
 		const char *unit, double baseline, const char *note)
 {
-	char ratio[32] = "";
+	char ratio[32] = "", flagged[256];
+
+	/* the rule of the benchmarks: a spread over 2x is unstable (rerun) */
+	if (s.min > 0 && s.max > 2 * s.min) {
+		snprintf(flagged, sizeof(flagged), "UNSTABLE (spread > 2x)%s%s",
+			 note && *note ? "; " : "", note ? note : "");
+		note = flagged;
+	}
 
 	if (baseline > 0)
 		snprintf(ratio, sizeof(ratio), "%.2fx", baseline / s.med);
