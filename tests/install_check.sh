@@ -37,4 +37,5 @@ cmake -S "$tmp/proj" -B "$tmp/proj/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" > "$tmp/
 cmake --build "$tmp/proj/b" > "$tmp/b.log"
 "$tmp/proj/b/use"
 test -f "$tmp/prefix/share/man/man3/pcpu_alloc.3"
+test -f "$tmp/prefix/share/man/man7/libpcpu.7"
 echo "installed, used through pkg-config and find_package"

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Every EXAMPLES section of the man pages (man/*.3, man/*.7) is a program:
+# extract it (the .nf ... .fi block after .SH EXAMPLES), build it with
+# -Wall -Wextra -Werror against libpcpu, and run it: it must exit 0.
+# $1: source dir, $2: C compiler, $3: libpcpu.a
+set -e
+src="$1"; cc="$2"; lib="$3"; tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+for page in "$src"/man/*.3 "$src"/man/*.7; do
+	grep -q '^\.SH EXAMPLES' "$page" || continue
+	name=$(basename "$page")
+	awk '/^\.SH EXAMPLES/ { ex = 1; next }
+	     ex && /^\.SH/ { exit }
+	     ex && /^\.nf/ { code = 1; next }
+	     ex && /^\.fi/ { code = 0; next }
+	     ex && code { print }' "$page" |
+		sed -e 's/\\e/\\/g' -e 's/\\-/-/g' -e "s/\\\\(aq/'/g" > "$tmp/$name.c"
+	$cc -std=c11 -Wall -Wextra -Werror -I"$src/include" "$tmp/$name.c" \
+		"$lib" -lpthread -o "$tmp/$name"
+	"$tmp/$name" > "$tmp/$name.out"
+	echo "ok $name: $(head -1 "$tmp/$name.out")"
+	n=$((n + 1))
+done
+echo "$n examples built and run"
+[ "$n" -ge 1 ]
