@@ -108,6 +108,30 @@ static void row(const char *bench, const char *what, struct stat3 s,
 	fflush(stdout);
 }
 
+/*
+ * Two configurations timed in the same rounds: @a (first row) and @b
+ * (second row), each with its wall figure in the note, the second also
+ * with @ratio (computed per round by the caller, named @ratio_name).
+ * Sorts the arrays (summarize()).
+ */
+static void two_rows(const char *bench, const char *unit, int rounds,
+		     const char *what_a, double *a, double *wa,
+		     const char *what_b, double *b, double *wb,
+		     const char *ratio_name, double *ratio)
+{
+	struct stat3 sr = summarize(ratio, rounds);
+	char note[192];
+
+	snprintf(note, sizeof(note), "wall %.2f %s", summarize(wa, rounds).med,
+		 unit);
+	row(bench, what_a, summarize(a, rounds), unit, 0, note);
+	snprintf(note, sizeof(note),
+		 "wall %.2f %s; per-round %s %.3f [%.3f - %.3f]",
+		 summarize(wb, rounds).med, unit, ratio_name, sr.med, sr.min,
+		 sr.max);
+	row(bench, what_b, summarize(b, rounds), unit, 0, note);
+}
+
 static void header(const char *name, const char *what)
 {
 	printf("\n%s: %s\n", name, what);
@@ -269,8 +293,7 @@ static void bench_hot_pair(void)
 	for (int k = 0; k < 2; k++) {
 		double v[MAX_REPS], m[MAX_REPS], ratio[MAX_REPS];
 		double wv[MAX_REPS], wm[MAX_REPS];
-		struct stat3 sv, sm, sr;
-		char what[64], note[128];
+		char what_m[64], what_v[64];
 
 		for (int r = 0; r < rounds; r++) {
 			start_allocator(units[k], 0);
@@ -278,21 +301,12 @@ static void bench_hot_pair(void)
 			m[r] = hp_pairs(true, n, &wm[r]);
 			ratio[r] = v[r] / m[r];
 		}
-		sv = summarize(v, rounds);
-		sm = summarize(m, rounds);
-		sr = summarize(ratio, rounds);
-		snprintf(what, sizeof(what),
+		snprintf(what_m, sizeof(what_m),
 			 "calloc+free 8 B (round of %u units)", units[k]);
-		snprintf(note, sizeof(note), "wall %.1f ns",
-			 summarize(wm, rounds).med);
-		row("hot_pair", what, sm, "ns", 0, note);
-		snprintf(what, sizeof(what), "alloc+free 8 B, %u units",
+		snprintf(what_v, sizeof(what_v), "alloc+free 8 B, %u units",
 			 units[k]);
-		snprintf(note, sizeof(note),
-			 "wall %.1f ns; per-round pcpu / calloc %.2f [%.2f - "
-			 "%.2f]",
-			 summarize(wv, rounds).med, sr.med, sr.min, sr.max);
-		row("hot_pair", what, sv, "ns", 0, note);
+		two_rows("hot_pair", "ns", rounds, what_m, m, wm, what_v, v, wv,
+			 "pcpu / calloc", ratio);
 	}
 }
 
@@ -1123,7 +1137,6 @@ static double af_run(enum af_what what, int threads, double *wall)
 static void bench_index_ops(void)
 {
 	int rounds = quick ? 1 : 9;
-	char what[96], note[160];
 
 	ix_iters = quick ? 100000 : 50000000;
 	header("index_ops",
@@ -1135,7 +1148,7 @@ static void bench_index_ops(void)
 		double cpu[MAX_REPS], cid[MAX_REPS], ratio[MAX_REPS];
 		double wc[MAX_REPS], wd[MAX_REPS];
 		const char *mode = "";
-		struct stat3 sc, sd, sr;
+		char what_c[96], what_d[96];
 
 		for (int r = 0; r < rounds; r++) {
 			cpu[r] = af_run(AF_PCPU_CPU, threads, &wc[r]);
@@ -1143,21 +1156,13 @@ static void bench_index_ops(void)
 			mode = index_name();
 			ratio[r] = cpu[r] / cid[r];
 		}
-		sc = summarize(cpu, rounds);
-		sd = summarize(cid, rounds);
-		sr = summarize(ratio, rounds);
-		snprintf(what, sizeof(what), "PCPU_INDEX=cpu, %d thread%s",
+		snprintf(what_c, sizeof(what_c), "PCPU_INDEX=cpu, %d thread%s",
 			 threads, threads > 1 ? "s" : "");
-		snprintf(note, sizeof(note), "wall %.2f ns/op",
-			 summarize(wc, rounds).med);
-		row("index_ops", what, sc, "ns/op", 0, note);
-		snprintf(what, sizeof(what), "PCPU_INDEX=cid (%s), %d thread%s",
-			 mode, threads, threads > 1 ? "s" : "");
-		snprintf(note, sizeof(note),
-			 "wall %.2f ns/op; per-round cpu/cid %.3f [%.3f - "
-			 "%.3f]",
-			 summarize(wd, rounds).med, sr.med, sr.min, sr.max);
-		row("index_ops", what, sd, "ns/op", 0, note);
+		snprintf(what_d, sizeof(what_d),
+			 "PCPU_INDEX=cid (%s), %d thread%s", mode, threads,
+			 threads > 1 ? "s" : "");
+		two_rows("index_ops", "ns/op", rounds, what_c, cpu, wc, what_d,
+			 cid, wd, "cpu/cid", ratio);
 	}
 }
 
@@ -1310,29 +1315,20 @@ static void bench_concurrent_alloc(void)
 	for (int threads = 1; threads <= 4; threads *= 2) {
 		double pc[MAX_REPS], mc[MAX_REPS], ratio[MAX_REPS];
 		double pw[MAX_REPS], mw[MAX_REPS];
-		struct stat3 sp, sm, sr;
-		char what[96], note[160];
+		char what_m[96], what_p[96];
 
 		for (int r = 0; r < rounds; r++) {
 			pc[r] = ca_run(false, threads, &pw[r]);
 			mc[r] = ca_run(true, threads, &mw[r]);
 			ratio[r] = pc[r] / mc[r];
 		}
-		sp = summarize(pc, rounds);
-		sm = summarize(mc, rounds);
-		sr = summarize(ratio, rounds);
-		snprintf(what, sizeof(what), "calloc + free, %d thread%s",
+		snprintf(what_m, sizeof(what_m), "calloc + free, %d thread%s",
 			 threads, threads > 1 ? "s" : "");
-		snprintf(note, sizeof(note), "wall %.1f ns",
-			 summarize(mw, rounds).med);
-		row("concurrent_alloc", what, sm, "ns", 0, note);
-		snprintf(what, sizeof(what), "pcpu_alloc + free, %d thread%s",
-			 threads, threads > 1 ? "s" : "");
-		snprintf(note, sizeof(note),
-			 "wall %.1f ns; per-round pcpu / calloc %.2f [%.2f - "
-			 "%.2f]",
-			 summarize(pw, rounds).med, sr.med, sr.min, sr.max);
-		row("concurrent_alloc", what, sp, "ns", 0, note);
+		snprintf(what_p, sizeof(what_p),
+			 "pcpu_alloc + free, %d thread%s", threads,
+			 threads > 1 ? "s" : "");
+		two_rows("concurrent_alloc", "ns", rounds, what_m, mc, mw,
+			 what_p, pc, pw, "pcpu / calloc", ratio);
 	}
 }
 

@@ -425,6 +425,13 @@ static inline void pcpu_unlock(void)
 		pcpu_free_deferred();
 }
 
+/* The start of the unit (the chunk's guard unit, for a per-CPU pointer)
+ * that @p lies in: chunks and units are aligned to the unit size. */
+static inline char *pcpu_unit_base(const void *p)
+{
+	return (char *)((uintptr_t)p & ~(uintptr_t)(pcpu_geo.unit_size - 1));
+}
+
 static inline int min_int(int a, int b)
 {
 	return a < b ? a : b;

@@ -62,8 +62,7 @@ void pcpu_for_each_present_unit(const void *ptr, size_t size,
 				void *arg)
 {
 	char *p = (char *)ptr;
-	char *base =
-		(char *)((uintptr_t)p & ~(uintptr_t)(pcpu_geo.unit_size - 1));
+	char *base = pcpu_unit_base(p);
 	size_t pmask = pcpu_geo.page_size - 1, off = (size_t)(p - base);
 	struct pcpu_present_ctx ctx = {
 		base, off & ~pmask, (off + size - 1) & ~pmask, -1, fn, arg};

@@ -5,7 +5,7 @@
  * A thread that allocates small objects (4 to 64 bytes, a multiple of 4,
  * aligned no more than the size allows) takes them from its own cache of
  * clean areas: no lock, no search.  The cache of a size class is refilled
- * in one go under pcpu_g.lock: one search for a run of PCPU_TC_BATCH(b)
+ * in one go under pcpu_g.lock: one search for a run of pcpu_tc_batch(b)
  * areas in populated pages, carved into that many allocations (their
  * bounds set in the bound map, as if allocated one by one).
  *
@@ -82,7 +82,7 @@ static pthread_key_t pcpu_tc_key;
 static bool pcpu_tc_key_made;
 
 /* Areas a refill of class @b (in 4-byte words) takes: 256 bytes' worth. */
-static inline int PCPU_TC_BATCH(int b)
+static inline int pcpu_tc_batch(int b)
 {
 	int k = 64 / b;
 
@@ -240,7 +240,7 @@ static unsigned int pcpu_tcache_run_slot(struct pcpu_tcache *tc)
  * areas now held.  Context: takes pcpu_g.lock. */
 static unsigned int pcpu_tcache_refill(struct pcpu_tcache *tc, int b)
 {
-	int nr = PCPU_TC_BATCH(b), off;
+	int nr = pcpu_tc_batch(b), off;
 	struct pcpu_chunk *chunk;
 	unsigned int r;
 	char *p;

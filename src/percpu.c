@@ -816,9 +816,7 @@ struct pcpu_chunk *pcpu_alloc_run(int bits, int align, int nr, int *offp)
  */
 void pcpu_free_clean(void *ptr, int bits)
 {
-	char *p = ptr;
-	char *base =
-		(char *)((uintptr_t)p & ~(uintptr_t)(pcpu_geo.unit_size - 1));
+	char *p = ptr, *base = pcpu_unit_base(p);
 	struct pcpu_chunk *chunk = pcpu_chunk_addr_search(base);
 	int bit = (int)((size_t)(p - base) >> PCPU_MIN_ALLOC_SHIFT), oslot;
 
@@ -1019,13 +1017,11 @@ static void *pcpu_alloc_any(size_t size, size_t align, bool nowait)
 		char *p = pcpu_tcache_alloc(bits, abits, nowait);
 
 		if (p) {
-			pcpu_trace4(
-				percpu_alloc_percpu, p, size,
-				(char *)((uintptr_t)p &
-					 ~(uintptr_t)(pcpu_geo.unit_size - 1)),
-				(int)(((uintptr_t)p &
-				       (pcpu_geo.unit_size - 1)) >>
-				      PCPU_MIN_ALLOC_SHIFT));
+			char *base = pcpu_unit_base(p);
+
+			pcpu_trace4(percpu_alloc_percpu, p, size, base,
+				    (int)((size_t)(p - base) >>
+					  PCPU_MIN_ALLOC_SHIFT));
 			return p;
 		}
 	}
@@ -1111,7 +1107,7 @@ void pcpu_free_locked(void *ptr)
 	size_t off;
 
 	lockdep_assert_held_lock();
-	base = (char *)((uintptr_t)p & ~(uintptr_t)(pcpu_geo.unit_size - 1));
+	base = pcpu_unit_base(p);
 	off = (size_t)(p - base);
 	chunk = pcpu_chunk_addr_search(base);
 	if (unlikely(!chunk || (off & (PCPU_MIN_ALLOC_SIZE - 1)))) {

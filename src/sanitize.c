@@ -46,8 +46,7 @@ static void pcpu_san_mark_pages(char *start, char *end, void *arg)
 static void pcpu_san_mark_units(char *ptr, size_t size, bool live,
 				bool present_only)
 {
-	char *base =
-		(char *)((uintptr_t)ptr & ~(uintptr_t)(pcpu_geo.unit_size - 1));
+	char *base = pcpu_unit_base(ptr);
 	size_t off = (size_t)(ptr - base), pmask = pcpu_geo.page_size - 1;
 	struct pcpu_san_ctx ctx = {base, off, off + size, live};
 	char *first = base + pcpu_geo.unit_size + (off & ~pmask);
