@@ -527,7 +527,7 @@ static void *upd_thread(void *p)
 	default:
 		for (long i = 0; i < n; i++) {
 			unsigned int c = *(volatile unsigned int
-						   *)(pcpu_rseq_area() +
+						   *)(__pcpu_rseq_area() +
 						      PCPU_RSEQ_CPU_ID_OFFSET);
 
 			__atomic_fetch_add(&upd_slots[c & 255].v, 1,
@@ -571,7 +571,7 @@ static void bench_update(void)
 	start_allocator(0, 0);
 	upd_pcpu = pcpu_alloc(8, 8);
 	pcpu_counter_init(&upd_ctr, 0);
-	if (!pcpu_rseq_limit)
+	if (!*__pcpu_rseq_limit())
 		printf("  (rseq not in use here: pcpu_add runs atomic)\n");
 	FILE *dat = dat_open("update.dat");
 
@@ -1030,7 +1030,7 @@ static inline void af_floor_add(uint64_t *ptr)
 	char *at;
 
 retry:
-	cpu = *(volatile unsigned int *)(pcpu_rseq_area() +
+	cpu = *(volatile unsigned int *)(__pcpu_rseq_area() +
 					 PCPU_RSEQ_CPU_ID_OFFSET);
 	at = (char *)ptr + (((size_t)cpu + 1) << AF_SHIFT);
 	__asm__ __volatile__ goto(
@@ -1183,7 +1183,8 @@ static void bench_add_floor(void)
 	printf("  (no floor written for this architecture or build)\n");
 #else
 	start_allocator_index(0, 0, PCPU_INDEX_CPU);
-	if (!pcpu_rseq_limit || pcpu_unit_stride != (size_t)1 << AF_SHIFT) {
+	if (!*__pcpu_rseq_limit() ||
+	    __pcpu_unit_stride() != (size_t)1 << AF_SHIFT) {
 		printf("  (rseq not in use, or units not of 64 KiB: no "
 		       "floor)\n");
 		return;

@@ -110,9 +110,38 @@ static inline void *__pcpu_alloc_array(size_t n, size_t size, size_t align)
 	return pcpu_alloc(n * size, align);
 }
 
-/* The distance between two units; set once by the allocator's start-up.
- * Read by pcpu_ptr(); never write it. */
-PCPU_API extern size_t pcpu_unit_stride;
+/*
+ * The variables the inline code reads (the unit stride here, the rseq
+ * limit and index in <pcpu/ops.h>, the fork generation and the default
+ * batch in <pcpu/counter.h>) belong to libpcpu, which sets them: at
+ * start-up, at a switch to atomic operations, in a forked child.  No
+ * header declares them at file scope, so a program cannot write them:
+ * each is reached through an inline reader that names it in a block-scope
+ * declaration.  They are not declared const for users either: a compiler
+ * takes a const object's value as fixed and may load it once, before the
+ * call that starts the allocator (gcc and clang hoist it out of a loop of
+ * pcpu_alloc() and pcpu_ptr() so).  Internal, not for direct use.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__cplusplus)
+#define __PCPU_VARS_BEGIN              \
+	_Pragma("GCC diagnostic push") \
+		_Pragma("GCC diagnostic ignored \"-Wnested-externs\"")
+#define __PCPU_VARS_END _Pragma("GCC diagnostic pop")
+#else
+#define __PCPU_VARS_BEGIN
+#define __PCPU_VARS_END
+#endif
+#define __PCPU_INLINE static inline __attribute__((always_inline))
+
+__PCPU_VARS_BEGIN
+/* The distance between two units, set by the allocator's start-up. */
+__PCPU_INLINE size_t __pcpu_unit_stride(void)
+{
+	extern PCPU_API size_t pcpu_unit_stride;
+
+	return pcpu_unit_stride;
+}
+__PCPU_VARS_END
 
 /**
  * pcpu_ptr - CPU @unit's copy of the per-CPU object @ptr
@@ -123,7 +152,7 @@ PCPU_API extern size_t pcpu_unit_stride;
  */
 #define pcpu_ptr(ptr, unit)                \
 	((__typeof__(ptr))((char *)(ptr) + \
-			   ((size_t)(unit) + 1) * pcpu_unit_stride))
+			   ((size_t)(unit) + 1) * __pcpu_unit_stride()))
 
 #ifdef __cplusplus
 }

@@ -30,7 +30,9 @@
 
 #include "percpu-internal.h"
 
-int32_t pcpu_counter_batch = 256;
+/* the variable behind counter.h's pcpu_counter_batch value */
+#undef pcpu_counter_batch
+PCPU_API int32_t pcpu_counter_batch = 256;
 unsigned int pcpu_fork_gen; /* bumped by pcpu_atfork_child() */
 
 /**
@@ -102,7 +104,7 @@ void pcpu_counter_destroy(struct pcpu_counter *c)
 }
 
 /**
- * pcpu_counter_fold_unit - move one unit's unfolded part into the count
+ * pcpu_counter_fold_slow - move one unit's unfolded part into the count
  * @c: the counter
  * @unit: the unit's copy (the one an add just landed on)
  * @batch: fold only if the unfolded part's magnitude reaches this
@@ -113,7 +115,7 @@ void pcpu_counter_destroy(struct pcpu_counter *c)
  *
  * Context: any, signal handlers included; no lock, no system call.
  */
-void pcpu_counter_fold_unit(struct pcpu_counter *c,
+void pcpu_counter_fold_slow(struct pcpu_counter *c,
 			    struct pcpu_counter_unit *unit, int32_t batch)
 {
 	int64_t folded = __atomic_load_n(&unit->folded, __ATOMIC_RELAXED);
@@ -157,7 +159,7 @@ void pcpu_counter_add_slow(struct pcpu_counter *c, int64_t amount,
 							__ATOMIC_RELAXED));
 
 	if (d >= batch || d <= -batch)
-		pcpu_counter_fold_unit(c, unit, batch);
+		pcpu_counter_fold_slow(c, unit, batch);
 }
 
 struct pcpu_counter_walk {
@@ -180,7 +182,7 @@ static void pcpu_counter_sum_unit(unsigned int unit, void *arg)
 
 	w->sum += (uint64_t)total;
 	if (unlikely(d >= pcpu_counter_batch || d <= -pcpu_counter_batch))
-		pcpu_counter_fold_unit(w->c, u, pcpu_counter_batch);
+		pcpu_counter_fold_slow(w->c, u, pcpu_counter_batch);
 }
 
 /* The sum of the totals of the units whose page exists. */
@@ -196,7 +198,7 @@ static uint64_t pcpu_counter_totals(struct pcpu_counter *c)
 }
 
 /**
- * pcpu_counter_sweep - fold every unit left above the batch
+ * pcpu_counter_sweep_slow - fold every unit left above the batch
  * @c: the counter
  *
  * pcpu_counter_read() calls it once per counter in a forked child, whose
@@ -204,10 +206,18 @@ static uint64_t pcpu_counter_totals(struct pcpu_counter *c)
  *
  * Context: any, signal handlers included; one system call.
  */
-void pcpu_counter_sweep(struct pcpu_counter *c)
+void pcpu_counter_sweep_slow(struct pcpu_counter *c)
 {
 	(void)pcpu_counter_totals(c);
 }
+
+/* The names of 0.1's headers, for programs built against them (PCPU_0.1). */
+PCPU_API void pcpu_counter_fold_unit(struct pcpu_counter *c,
+				     struct pcpu_counter_unit *unit,
+				     int32_t batch)
+	__attribute__((alias("pcpu_counter_fold_slow")));
+PCPU_API void pcpu_counter_sweep(struct pcpu_counter *c)
+	__attribute__((alias("pcpu_counter_sweep_slow")));
 
 /**
  * pcpu_counter_sum - the exact value

@@ -123,7 +123,8 @@ static bool pcpu_running_kernel_bug(void)
 /* Why rseq cannot run in this process, or NULL. */
 static const char *pcpu_ops_refusal(void)
 {
-	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
+	int cpu =
+		*(volatile int *)(__pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
 
 #if defined(PCPU_OPS_GENERIC) || !(defined(__x86_64__) || defined(__aarch64__))
 	return "no rseq operations in this build";
@@ -163,7 +164,8 @@ static bool pcpu_membarrier_probe(void)
  */
 static bool pcpu_mm_cid_filled(void)
 {
-	int cpu = *(volatile int *)(pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
+	int cpu =
+		*(volatile int *)(__pcpu_rseq_area() + PCPU_RSEQ_CPU_ID_OFFSET);
 
 	return __rseq_size >= 16 && cpu >= 0 &&
 	       getauxval(AT_RSEQ_FEATURE_SIZE) >= PCPU_RSEQ_MM_CID_OFFSET + 4;
@@ -279,7 +281,7 @@ int pcpu_rseq_fence(void)
  */
 void pcpu_rseq_clear(void)
 {
-	__atomic_store_n((uint64_t *)(pcpu_rseq_area() + PCPU_RSEQ_CS_OFFSET),
+	__atomic_store_n((uint64_t *)(__pcpu_rseq_area() + PCPU_RSEQ_CS_OFFSET),
 			 0, __ATOMIC_RELAXED);
 }
 
@@ -287,7 +289,7 @@ void pcpu_rseq_clear(void)
  * if the thread has no registered rseq. */
 static int pcpu_rseq_field(void)
 {
-	char *rs = pcpu_rseq_area();
+	char *rs = __pcpu_rseq_area();
 
 	if (*(volatile int *)(rs + PCPU_RSEQ_CPU_ID_OFFSET) < 0)
 		return -1;

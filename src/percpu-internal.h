@@ -20,6 +20,14 @@
 
 #include <pcpu/read.h>
 
+/*
+ * The variables the headers' inline code reads (pcpu.h says why no
+ * header declares them for programs): the library writes them.
+ */
+PCPU_API extern size_t pcpu_unit_stride; /* percpu.c: set at start-up */
+PCPU_API extern unsigned int pcpu_rseq_limit; /* ops.c */
+PCPU_API extern unsigned long pcpu_rseq_index; /* ops.c */
+
 #define PCPU_MIN_ALLOC_SHIFT 2
 #define PCPU_MIN_ALLOC_SIZE (1 << PCPU_MIN_ALLOC_SHIFT)
 #define PCPU_SLOT_BASE_SHIFT 5
@@ -156,7 +164,7 @@ static inline void pcpu_spin_unlock(pcpu_spinlock_t *l)
  * thread of the parent held at the fork reads as free in the child, where
  * that thread does not exist.
  */
-extern unsigned int pcpu_fork_gen;
+PCPU_API extern unsigned int pcpu_fork_gen; /* counter.c */
 
 static inline void pcpu_obj_lock(int *l)
 {

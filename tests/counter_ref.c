@@ -227,7 +227,7 @@ static void t_ref_switch_modes(void)
 	CHECK(!(ref.percpu_count_ptr & __PCPU_REF_ATOMIC));
 	for (int i = 0; i < 5; i++)
 		pcpu_ref_put(&ref);
-	if (pcpu_rseq_limit)
+	if (*__pcpu_rseq_limit())
 		CHECK(ref.count > PCPU_REF_BIAS / 2); /* puts went per CPU */
 	CHECK_EQ(released, 0);
 	pcpu_ref_kill(&ref);

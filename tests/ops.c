@@ -281,7 +281,8 @@ static void setup(void)
 		ops_per_thread = atol(env);
 	CHECK(pcpu_nr_units() > 0);
 	printf("units %u, rseq limit %u, %d workers x %ld ops\n",
-	       pcpu_nr_units(), pcpu_rseq_limit, nr_workers, ops_per_thread);
+	       pcpu_nr_units(), *__pcpu_rseq_limit(), nr_workers,
+	       ops_per_thread);
 }
 
 /* Every operation at every size stays exact under forced migration, with
@@ -302,7 +303,7 @@ static void t_ops_exact_under_migration(void)
 static void t_ops_harness_catches_unprotected_update(void)
 {
 	setup();
-	if (pcpu_rseq_limit == 0) {
+	if (*__pcpu_rseq_limit() == 0) {
 		printf("atomic mode: the unprotected update is not what the "
 		       "operations use here; still must lose updates\n");
 	}
@@ -316,10 +317,10 @@ static void *unregistering_worker(void *arg)
 	uint64_t *p = arg;
 	/* unregister glibc's area (test only): the length must be the one
 	 * glibc registered, which is 32 bytes or __rseq_size */
-	long r = syscall(SYS_rseq, pcpu_rseq_area(), 32, 1, PCPU_RSEQ_SIG);
+	long r = syscall(SYS_rseq, __pcpu_rseq_area(), 32, 1, PCPU_RSEQ_SIG);
 
 	if (r)
-		r = syscall(SYS_rseq, pcpu_rseq_area(), __rseq_size, 1,
+		r = syscall(SYS_rseq, __pcpu_rseq_area(), __rseq_size, 1,
 			    PCPU_RSEQ_SIG);
 
 	CHECK(r == 0);
@@ -343,7 +344,7 @@ static void t_ops_switch_to_atomic_when_a_thread_lacks_rseq(void)
 	uint64_t *p, sum = 0;
 
 	setup();
-	if (pcpu_rseq_limit == 0) {
+	if (*__pcpu_rseq_limit() == 0) {
 		printf("rseq not in use here; nothing to switch\n");
 		return;
 	}
@@ -355,7 +356,7 @@ static void t_ops_switch_to_atomic_when_a_thread_lacks_rseq(void)
 		pthread_join(t[i], NULL);
 	for (unsigned int u = 0; u < pcpu_nr_units(); u++)
 		sum += *pcpu_ptr(p, u);
-	CHECK_EQ(pcpu_rseq_limit, 0);
+	CHECK_EQ(*__pcpu_rseq_limit(), 0);
 	CHECK_EQ(sum, 3 * (uint64_t)ops_per_thread);
 }
 

@@ -110,7 +110,7 @@ static void *plugin_worker(void *arg)
 	TEST_STORE(t->ran, 1);
 	while (!TEST_LOAD(t->unloaded))
 		;
-	t->armed = *(volatile uint64_t *)(pcpu_rseq_area() +
+	t->armed = *(volatile uint64_t *)(__pcpu_rseq_area() +
 					  PCPU_RSEQ_CS_OFFSET) != 0;
 	while (!signalled)
 		;

@@ -58,13 +58,30 @@ struct pcpu_counter {
 	unsigned int gen;
 };
 
-/* Bumped in every forked child (see pcpu_counter_read()); never write. */
-PCPU_API extern unsigned int pcpu_fork_gen;
+__PCPU_VARS_BEGIN
+/* Bumped in every forked child (see pcpu_counter_read()).  (Internal, see
+ * pcpu.h.) */
+__PCPU_INLINE unsigned int __pcpu_fork_gen(void)
+{
+	extern PCPU_API unsigned int pcpu_fork_gen;
 
-/* The default batch: max(256, 2 x units).  Deltas are 64-bit, so the
+	return __atomic_load_n(&pcpu_fork_gen, __ATOMIC_RELAXED);
+}
+
+/* The default batch's reader, for pcpu_counter_batch below. */
+__PCPU_INLINE int32_t __pcpu_counter_batch(void)
+{
+	extern PCPU_API int32_t pcpu_counter_batch;
+
+	return pcpu_counter_batch;
+}
+__PCPU_VARS_END
+
+/* The default batch: max(256, 2 x units), set when the allocator starts;
+ * a value, not a variable (libpcpu sets it).  Deltas are 64-bit, so the
  * batch only trades the error of pcpu_counter_read() (< batch x units)
  * against how often adds touch the shared count. */
-PCPU_API extern int32_t pcpu_counter_batch;
+#define pcpu_counter_batch (__pcpu_counter_batch())
 
 PCPU_API int pcpu_counter_init(struct pcpu_counter *c, int64_t amount);
 PCPU_API int pcpu_counter_init_many(struct pcpu_counter *c, int64_t amount,
@@ -75,12 +92,14 @@ PCPU_API void pcpu_counter_set(struct pcpu_counter *c, int64_t amount);
 PCPU_API int64_t pcpu_counter_sum(struct pcpu_counter *c);
 PCPU_API int pcpu_counter_compare_batch(struct pcpu_counter *c, int64_t rhs,
 					int32_t batch);
-PCPU_API void pcpu_counter_fold_unit(struct pcpu_counter *c,
+/* Internal: the out-of-line halves of the inline code below, exported for
+ * it and not for direct use. */
+PCPU_API void pcpu_counter_fold_slow(struct pcpu_counter *c,
 				     struct pcpu_counter_unit *unit,
 				     int32_t batch);
 PCPU_API void pcpu_counter_add_slow(struct pcpu_counter *c, int64_t amount,
 				    int32_t batch);
-PCPU_API void pcpu_counter_sweep(struct pcpu_counter *c);
+PCPU_API void pcpu_counter_sweep_slow(struct pcpu_counter *c);
 
 /**
  * pcpu_counter_add_batch - add @amount, folding at @batch
@@ -111,7 +130,7 @@ static inline void pcpu_counter_add_batch(struct pcpu_counter *c,
 				      &((struct pcpu_counter_unit *)at)->folded,
 				      __ATOMIC_RELAXED));
 	if (__builtin_expect(d >= batch || d <= -batch, 0))
-		pcpu_counter_fold_unit(c, (struct pcpu_counter_unit *)at,
+		pcpu_counter_fold_slow(c, (struct pcpu_counter_unit *)at,
 				       batch);
 }
 
@@ -143,11 +162,10 @@ static inline void pcpu_counter_sub(struct pcpu_counter *c, int64_t amount)
  */
 static inline int64_t pcpu_counter_read(const struct pcpu_counter *c)
 {
-	if (__builtin_expect(
-		    __atomic_load_n(&c->gen, __ATOMIC_RELAXED) !=
-			    __atomic_load_n(&pcpu_fork_gen, __ATOMIC_RELAXED),
-		    0))
-		pcpu_counter_sweep((struct pcpu_counter *)c);
+	if (__builtin_expect(__atomic_load_n(&c->gen, __ATOMIC_RELAXED) !=
+				     __pcpu_fork_gen(),
+			     0))
+		pcpu_counter_sweep_slow((struct pcpu_counter *)c);
 	return (int64_t)((uint64_t)__atomic_load_n(&c->base, __ATOMIC_RELAXED) +
 			 (uint64_t)__atomic_load_n(&c->count,
 						   __ATOMIC_RELAXED));

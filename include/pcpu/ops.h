@@ -36,23 +36,36 @@ extern "C" {
 extern const ptrdiff_t __rseq_offset;
 extern const unsigned int __rseq_size;
 
+__PCPU_VARS_BEGIN
 /*
  * The fast path may use the rseq area's CPU number c only when
- * c < pcpu_rseq_limit.  It is pcpu_nr_units() when every thread of the
+ * c < the rseq limit.  It is pcpu_nr_units() when every thread of the
  * process can run rseq on a CPU that has a unit, and 0 otherwise (every
  * operation atomic).  It only ever drops to 0, and is read inside each
  * critical section, so a switch restarts the sequences in flight.
+ * (Internal, see pcpu.h: the critical sections read it through this.)
  */
-PCPU_API extern unsigned int pcpu_rseq_limit;
+__PCPU_INLINE const unsigned int *__pcpu_rseq_limit(void)
+{
+	extern PCPU_API unsigned int pcpu_rseq_limit;
+
+	return &pcpu_rseq_limit;
+}
 
 /*
  * Which rseq area field numbers the units (the index mode, chosen once at
  * start-up, PCPU_INDEX): its byte offset, PCPU_RSEQ_CPU_ID_OFFSET (the
  * CPU number) or PCPU_RSEQ_MM_CID_OFFSET (the kernel's concurrency ID:
  * unique among the process's running threads, below min(threads, allowed
- * CPUs)).  Read by every critical section; never write it.
+ * CPUs)).  Read by every critical section.  (Internal.)
  */
-PCPU_API extern unsigned long pcpu_rseq_index;
+__PCPU_INLINE unsigned long __pcpu_rseq_index(void)
+{
+	extern PCPU_API unsigned long pcpu_rseq_index;
+
+	return pcpu_rseq_index;
+}
+__PCPU_VARS_END
 
 #ifdef PCPU_INJECT
 /* Delay injection, in the test builds that define PCPU_INJECT (and this
@@ -69,7 +82,9 @@ enum pcpu_op {
 	PCPU_OP_CMPXCHG,
 };
 
-/* The out-of-line path: atomic operation on the current CPU's unit. */
+/* Internal, exported for the inline code and not for direct use: the
+ * out-of-line path (an atomic operation on the current CPU's unit) and
+ * pcpu_cpu()'s. */
 PCPU_API uint64_t pcpu_op_slow(void *ptr, unsigned int size, int op, uint64_t v,
 			       uint64_t old);
 PCPU_API int pcpu_cpu_slow(void);
@@ -112,7 +127,7 @@ PCPU_API int pcpu_ops_mode(const char **reason);
 #endif
 #define __PCPU_SIG __PCPU_XSTR(PCPU_RSEQ_SIG)
 
-static inline char *pcpu_rseq_area(void)
+static inline char *__pcpu_rseq_area(void)
 {
 	return (char *)__builtin_thread_pointer() + __rseq_offset;
 }
@@ -129,10 +144,10 @@ static inline char *pcpu_rseq_area(void)
  */
 static inline int pcpu_cpu(void)
 {
-	unsigned int cpu =
-		*(volatile unsigned int *)(pcpu_rseq_area() + pcpu_rseq_index);
+	unsigned int cpu = *(volatile unsigned int *)(__pcpu_rseq_area() +
+						      __pcpu_rseq_index());
 
-	if (__builtin_expect(cpu < pcpu_rseq_limit, 1))
+	if (__builtin_expect(cpu < *__pcpu_rseq_limit(), 1))
 		return (int)cpu;
 	return pcpu_cpu_slow();
 }
@@ -168,7 +183,7 @@ static inline int pcpu_cpu(void)
  */
 #ifdef PCPU_UNLOADABLE
 #define __PCPU_RSEQ_DISARM() \
-	(*(volatile uint64_t *)(pcpu_rseq_area() + PCPU_RSEQ_CS_OFFSET) = 0)
+	(*(volatile uint64_t *)(__pcpu_rseq_area() + PCPU_RSEQ_CS_OFFSET) = 0)
 #else
 #define __PCPU_RSEQ_DISARM() ((void)0)
 #endif

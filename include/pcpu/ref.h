@@ -74,6 +74,7 @@ PCPU_API void pcpu_ref_kill_and_confirm(struct pcpu_ref *ref,
 PCPU_API void pcpu_ref_resurrect(struct pcpu_ref *ref);
 PCPU_API void pcpu_ref_reinit(struct pcpu_ref *ref);
 PCPU_API bool pcpu_ref_is_zero(struct pcpu_ref *ref);
+/* Internal: pcpu_ref_put_many()'s atomic half, not for direct use. */
 PCPU_API void pcpu_ref_put_slow(struct pcpu_ref *ref, int64_t nr);
 
 static inline void pcpu_ref_kill(struct pcpu_ref *ref)

@@ -73,8 +73,9 @@
 
 /* Inputs every critical section uses; __PCPU_CS_IN adds the object. */
 #define __PCPU_CS_COMMON_IN                                       \
-	[rs] "r"(pcpu_rseq_area()), [ix] "r"(pcpu_rseq_index),     \
-		[limit] "m"(pcpu_rseq_limit), [stride] "r"(pcpu_unit_stride)
+	[rs] "r"(__pcpu_rseq_area()), [ix] "r"(__pcpu_rseq_index()),     \
+		[limit] "m"(*__pcpu_rseq_limit()),          \
+		[stride] "r"(__pcpu_unit_stride())
 #define __PCPU_CS_IN(n) __PCPU_CS_COMMON_IN, [ptr] "r"(ptr)__PCPU_INJECT_IN(n)
 
 #define __PCPU_CS_CLOBBER "memory", "cc", "x9", "x10", "x11", "x12"
