@@ -60,22 +60,30 @@ static void pcpu_ref_unlock(struct pcpu_ref *ref)
  * @ref: the ref
  * @release: called once the count drops to zero
  * @flags: PCPU_REF_INIT_ATOMIC, PCPU_REF_INIT_DEAD (no reference, dead),
- *         PCPU_REF_ALLOW_REINIT
+ *         PCPU_REF_ALLOW_REINIT (recorded, as the kernel's; every ref may
+ *         be reinit or resurrected here, see pcpu_ref_resurrect())
  *
- * Return: 0, or -ENOMEM.
+ * Context: allocates (pcpu_alloc()); not from a signal handler.
+ * Return: 0, -EINVAL for an unknown flag, or -ENOMEM; the ref is
+ * untouched on failure.
  */
 int pcpu_ref_init(struct pcpu_ref *ref, pcpu_ref_func_t release,
 		  unsigned int flags)
 {
-	int64_t *counters = pcpu_alloc(sizeof(int64_t), sizeof(int64_t));
+	int64_t *counters;
 	int64_t start = 1;
 
+	if (flags & ~(unsigned int)(PCPU_REF_INIT_ATOMIC | PCPU_REF_INIT_DEAD |
+				    PCPU_REF_ALLOW_REINIT))
+		return -EINVAL;
+	counters = pcpu_alloc(sizeof(int64_t), sizeof(int64_t));
 	if (!counters)
 		return -ENOMEM;
 	ref->percpu_count_ptr = (uintptr_t)counters;
 	ref->force_atomic = flags & PCPU_REF_INIT_ATOMIC;
 	ref->allow_reinit =
-		(flags & (PCPU_REF_INIT_ATOMIC | PCPU_REF_ALLOW_REINIT)) != 0;
+		(flags & (PCPU_REF_INIT_ATOMIC | PCPU_REF_INIT_DEAD |
+			  PCPU_REF_ALLOW_REINIT)) != 0;
 	if (flags & (PCPU_REF_INIT_ATOMIC | PCPU_REF_INIT_DEAD))
 		ref->percpu_count_ptr |= __PCPU_REF_ATOMIC;
 	else
@@ -247,16 +255,22 @@ void pcpu_ref_kill_and_confirm(struct pcpu_ref *ref,
 
 /**
  * pcpu_ref_resurrect - bring a killed ref back to life
- * @ref: the ref, dead but not released (count above zero), or dead and
- *       released if it was made with PCPU_REF_ALLOW_REINIT
+ * @ref: the ref, killed (released or not: its per-CPU counters stay
+ *       until pcpu_ref_exit(), so every ref can come back)
  *
  * Takes a reference (the new initial one) and returns to per-CPU mode
- * unless switched to atomic on purpose.
+ * unless switched to atomic on purpose.  A ref that was not killed is
+ * reported and aborted.
  *
  * Context: takes the ref's lock.
  */
 void pcpu_ref_resurrect(struct pcpu_ref *ref)
 {
+	if (!pcpu_ref_is_dying(ref)) {
+		fprintf(stderr, "pcpu_ref_resurrect(): %p was not killed\n",
+			(void *)ref);
+		abort();
+	}
 	pcpu_ref_lock(ref);
 	__atomic_fetch_add(&ref->count, 1, __ATOMIC_SEQ_CST);
 	__atomic_fetch_and(&ref->percpu_count_ptr, ~__PCPU_REF_DEAD,

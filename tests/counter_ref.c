@@ -263,6 +263,54 @@ static void t_ref_init_flags(void)
 	pcpu_ref_exit(&ref);
 }
 
+/* Each misuse of a ref, in a child: which one (arg), what it must say. */
+static void ref_misuse_child(void *arg)
+{
+	int which = (int)(intptr_t)arg;
+
+	CHECK_EQ(pcpu_ref_init(&ref, NULL, 0), 0);
+	switch (which) {
+	case 0: /* killed twice */
+		pcpu_ref_get(&ref);
+		pcpu_ref_kill(&ref);
+		pcpu_ref_kill(&ref);
+		break;
+	case 1: /* more puts than gets */
+		pcpu_ref_kill(&ref);
+		pcpu_ref_put(&ref);
+		break;
+	case 2: /* reinit while references are held */
+		pcpu_ref_get(&ref);
+		pcpu_ref_kill(&ref);
+		pcpu_ref_reinit(&ref);
+		break;
+	case 3: /* resurrect a ref that was never killed */
+		pcpu_ref_resurrect(&ref);
+		break;
+	}
+}
+
+/* Misuse is reported on stderr and aborts; an unknown init flag is
+ * -EINVAL with the ref untouched. */
+static void t_ref_misuse_aborts_with_a_message(void)
+{
+	static const char *const said[] = {"killed twice", "below zero",
+					   "still has references",
+					   "was not killed"};
+	struct pcpu_ref r = {.count = 42};
+	char err[512];
+
+	for (int i = 0; i < 4; i++) {
+		int st = test_in_child(ref_misuse_child, (void *)(intptr_t)i,
+				       err, sizeof(err));
+
+		CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+		CHECK(strstr(err, said[i]) != NULL);
+	}
+	CHECK_EQ(pcpu_ref_init(&r, NULL, 1u << 5), -EINVAL);
+	CHECK_EQ(r.count, 42);
+}
+
 static const struct test_case cases[] = {
 	{"counter_sum_exact_under_concurrency",
 	 t_counter_sum_exact_under_concurrency, 0},
@@ -274,6 +322,8 @@ static const struct test_case cases[] = {
 	{"ref_kill_releases_once", t_ref_kill_releases_once, 0},
 	{"ref_switch_modes", t_ref_switch_modes, 0},
 	{"ref_init_flags", t_ref_init_flags, 0},
+	{"ref_misuse_aborts_with_a_message", t_ref_misuse_aborts_with_a_message,
+	 0},
 };
 
 TEST_MAIN(cases)
