@@ -9,6 +9,8 @@
  * presence scan, which unit pages exist, and visits only those units.
  * Owns nothing but this walk; used by counter.c and ref.c.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <pcpu/read.h>
@@ -41,6 +43,21 @@ static void pcpu_present_page(char *start, char *end, void *arg)
 	}
 }
 
+/* @ptr, @size describe an object inside one unit; errno EINVAL if not. */
+static bool pcpu_object_span_ok(const void *ptr, size_t size)
+{
+	size_t in_unit;
+
+	if (!ptr || pcpu_ensure_init())
+		goto bad;
+	in_unit = (uintptr_t)ptr & (pcpu_geo.unit_size - 1);
+	if (size && size <= pcpu_geo.unit_size - in_unit)
+		return true;
+bad:
+	errno = EINVAL;
+	return false;
+}
+
 /**
  * pcpu_for_each_present_unit - call @fn for each unit whose copy of
  * [@ptr, @ptr + @size) may hold something other than zero
@@ -54,6 +71,8 @@ static void pcpu_present_page(char *start, char *end, void *arg)
  * skipped without being read; the kernel says which exist (one
  * PAGEMAP_SCAN or pagemap read).  If it cannot say, every unit is visited.
  * @fn may read the unit's copy (pcpu_read_unit()), not free @ptr.
+ * A NULL @ptr, a @size of 0 or one reaching past the unit set errno to
+ * EINVAL and visit nothing.
  *
  * Context: any thread (not a signal handler); one system call.
  */
@@ -61,13 +80,18 @@ void pcpu_for_each_present_unit(const void *ptr, size_t size,
 				void (*fn)(unsigned int unit, void *arg),
 				void *arg)
 {
-	char *p = (char *)ptr;
-	char *base = pcpu_unit_base(p);
-	size_t pmask = pcpu_geo.page_size - 1, off = (size_t)(p - base);
-	struct pcpu_present_ctx ctx = {
-		base, off & ~pmask, (off + size - 1) & ~pmask, -1, fn, arg};
+	char *p = (char *)ptr, *base;
+	size_t pmask, off;
+	struct pcpu_present_ctx ctx;
 	unsigned int u;
 
+	if (!pcpu_object_span_ok(ptr, size))
+		return;
+	base = pcpu_unit_base(p);
+	pmask = pcpu_geo.page_size - 1;
+	off = (size_t)(p - base);
+	ctx = (struct pcpu_present_ctx){
+		base, off & ~pmask, (off + size - 1) & ~pmask, -1, fn, arg};
 	if (!pcpu_os_scan_present(
 		    base + pcpu_geo.unit_size + ctx.first,
 		    (size_t)(pcpu_geo.nr_units - 1) * pcpu_geo.unit_size +
@@ -125,14 +149,18 @@ static void pcpu_sum_unit(unsigned int unit, void *arg)
  *
  * Context: any thread (not a signal handler); one system call.
  * Return: the sum, as a 64-bit integer (pcpu_sum() narrows it to the
- * object's type).
+ * object's type); 0 with errno EINVAL for a @size other than 1, 2, 4, 8
+ * or a NULL @ptr.
  */
 int64_t pcpu_unit_sum(const void *ptr, size_t size, int is_signed)
 {
 	struct pcpu_sum_ctx c = {ptr, size, is_signed, 0};
 
-	if (pcpu_ensure_init())
+	if ((size != 1 && size != 2 && size != 4 && size != 8) ||
+	    !pcpu_object_span_ok(ptr, size)) {
+		errno = EINVAL;
 		return 0;
+	}
 	pcpu_for_each_present_unit(ptr, size, pcpu_sum_unit, &c);
 	return c.sum;
 }

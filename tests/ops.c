@@ -389,6 +389,12 @@ static bool page_resident(const void *a)
 	return v & 1;
 }
 
+static void count_unit(unsigned int unit, void *arg)
+{
+	(void)unit;
+	++*(unsigned int *)arg;
+}
+
 /* The reader side: pcpu_sum() of a per-CPU integer adds the copies of the
  * units whose pages exist, widened by the type's sign, and reads no other
  * unit; pcpu_read_unit() reads one copy; pcpu_for_each_unit() visits all. */
@@ -433,6 +439,23 @@ static void t_sum_reads_only_units_with_pages(void)
 		CHECK(written <= (unsigned int)cpus);
 	}
 	pcpu_for_each_unit(u) if (pcpu_read_unit(&o->u64, u)) n++;
+	CHECK(n >= 1 && n <= (unsigned int)cpus);
+	/* the untyped forms refuse what describes no integer of one unit */
+	errno = 0;
+	CHECK_EQ(pcpu_unit_sum(o, 3, 0), 0);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	CHECK_EQ(pcpu_unit_sum(NULL, 8, 0), 0);
+	CHECK_EQ(errno, EINVAL);
+	errno = 0;
+	n = 0;
+	pcpu_for_each_present_unit(pcpu_unit_base(o) + pcpu_geo.unit_size - 4,
+				   8, count_unit, &n);
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(n, 0);
+	pcpu_for_each_present_unit(o, 0, count_unit, &n);
+	CHECK_EQ(n, 0);
+	pcpu_for_each_present_unit(o, 8, count_unit, &n);
 	CHECK(n >= 1 && n <= (unsigned int)cpus);
 	pcpu_free(o);
 }
