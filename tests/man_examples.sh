@@ -1,10 +1,11 @@
 #!/bin/sh
 # Every EXAMPLES section of the man pages (man/*.3, man/*.7) is a program:
 # extract it (the .nf ... .fi block after .SH EXAMPLES), build it with
-# -Wall -Wextra -Werror against libpcpu, and run it: it must exit 0.
-# $1: source dir, $2: C compiler, $3: libpcpu.a
+# -Wall -Wextra -Werror against libpcpu, as C11, or as C++17 where the page
+# says '.\" EXAMPLES: C++17', and run it: it must exit 0.
+# $1: source dir, $2: C compiler, $3: libpcpu.a, $4: C++ compiler
 set -e
-src="$1"; cc="$2"; lib="$3"; tmp=$(mktemp -d)
+src="$1"; cc="$2"; lib="$3"; cxx="${4:-c++}"; tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
 for page in "$src"/man/*.3 "$src"/man/*.7; do
@@ -16,8 +17,14 @@ for page in "$src"/man/*.3 "$src"/man/*.7; do
 	     ex && /^\.fi/ { code = 0; next }
 	     ex && code { print }' "$page" |
 		sed -e 's/\\e/\\/g' -e 's/\\-/-/g' -e "s/\\\\(aq/'/g" > "$tmp/$name.c"
-	$cc -std=c11 -Wall -Wextra -Werror -I"$src/include" "$tmp/$name.c" \
-		"$lib" -lpthread -o "$tmp/$name"
+	if grep -q '^\.\\" EXAMPLES: C++17' "$page"; then
+		mv "$tmp/$name.c" "$tmp/$name.cpp"
+		$cxx -std=c++17 -x c++ -Wall -Wextra -Werror -I"$src/include" \
+			"$tmp/$name.cpp" -x none "$lib" -lpthread -o "$tmp/$name"
+	else
+		$cc -std=c11 -Wall -Wextra -Werror -I"$src/include" "$tmp/$name.c" \
+			"$lib" -lpthread -o "$tmp/$name"
+	fi
 	"$tmp/$name" > "$tmp/$name.out"
 	echo "ok $name: $(head -1 "$tmp/$name.out")"
 	n=$((n + 1))
