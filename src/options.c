@@ -209,8 +209,9 @@ int pcpu_options_load(const void *cfgp, struct pcpu_geometry *geo)
 	if (cfg->unit_size &&
 	    !pcpu_unit_size_ok(cfg->unit_size, geo->page_size))
 		return -EINVAL;
-	if (cfg->nr_units > PCPU_MAX_UNITS || cfg->balance > 1 ||
-	    cfg->strict > 1 || cfg->show_stats > 2 || cfg->index < -1 ||
+	if (cfg->nr_units > PCPU_MAX_UNITS || cfg->balance < -1 ||
+	    cfg->balance > 1 || cfg->strict < -1 || cfg->strict > 1 ||
+	    cfg->show_stats < -1 || cfg->show_stats > 2 || cfg->index < -1 ||
 	    cfg->index > PCPU_INDEX_AUTO)
 		return -EINVAL;
 

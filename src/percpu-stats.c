@@ -295,11 +295,13 @@ int pcpu_stats_summary(FILE *out)
  * its effect at start-up; pcpu_stats_print() begins with the same lines.
  *
  * Context: takes pcpu_g.alloc_mutex.
- * Return: 0, or -errno (-ENOMEM if the allocator cannot start, -EIO if
- * @out failed).
+ * Return: 0, or -errno (-EINVAL for a NULL @out, -ENOMEM if the allocator
+ * cannot start, -EIO if @out failed).
  */
 int pcpu_status_print(FILE *out)
 {
+	if (!out)
+		return -EINVAL;
 	if (pcpu_ensure_init())
 		return -ENOMEM;
 	pcpu_mutex_lock();
@@ -322,7 +324,8 @@ int pcpu_status_print(FILE *out)
  * cleaner).  Nothing is printed while a lock is held.
  *
  * Context: takes pcpu_g.alloc_mutex and, briefly, pcpu_g.lock.
- * Return: 0, or -errno (-ENOMEM, or -EIO if @out failed).
+ * Return: 0, or -errno (-EINVAL for a NULL @out, -ENOMEM if the allocator
+ * cannot start or the report finds no memory, -EIO if @out failed).
  */
 int pcpu_stats_print(FILE *out)
 {
@@ -333,6 +336,8 @@ int pcpu_stats_print(FILE *out)
 	unsigned long cached, frees;
 	size_t n, i;
 
+	if (!out)
+		return -EINVAL;
 	if (pcpu_ensure_init())
 		return -ENOMEM;
 	pcpu_stats_units(&units, &max_unit);
@@ -403,12 +408,15 @@ int pcpu_stats_print(FILE *out)
  * chunk); no unit page is read.
  *
  * Context: takes pcpu_g.lock briefly, then pcpu_g.alloc_mutex.
- * Return: 0, or -ENOMEM if the allocator cannot start.
+ * Return: 0, -EINVAL for a NULL @info, or -ENOMEM if the allocator cannot
+ * start.
  */
 int pcpu_stats_get(struct pcpu_stats_info *info)
 {
 	unsigned long frees;
 
+	if (!info)
+		return -EINVAL;
 	if (pcpu_ensure_init())
 		return -ENOMEM;
 	pcpu_lock();

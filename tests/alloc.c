@@ -1117,8 +1117,22 @@ static void t_environment_validated(void)
 	cfg.unit_size = 3000;
 	CHECK_EQ(pcpu_init(&cfg), -EINVAL);
 	cfg.unit_size = 0;
+	/* each tristate: -1 (the environment), 0 and 1 only */
+	cfg.balance = -2;
+	CHECK_EQ(pcpu_init(&cfg), -EINVAL);
+	cfg.balance = -1;
+	cfg.strict = -7;
+	CHECK_EQ(pcpu_init(&cfg), -EINVAL);
+	cfg.strict = -1;
+	cfg.show_stats = -3;
+	CHECK_EQ(pcpu_init(&cfg), -EINVAL);
+	cfg.show_stats = -1;
 	CHECK_EQ(pcpu_init(&cfg), 0);
 	CHECK_EQ(pcpu_init(&cfg), -EBUSY);
+	/* the statistics calls refuse NULL */
+	CHECK_EQ(pcpu_stats_get(NULL), -EINVAL);
+	CHECK_EQ(pcpu_stats_print(NULL), -EINVAL);
+	CHECK_EQ(pcpu_status_print(NULL), -EINVAL);
 }
 
 struct fork_ctx {

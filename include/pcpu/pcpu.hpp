@@ -45,6 +45,8 @@ template <class T> inline T *alloc_array(std::size_t n) noexcept
 	return static_cast<T *>(__pcpu_alloc_array(n, sizeof(T), alignof(T)));
 }
 
+namespace detail
+{
 /* Throw for a failed allocation: EINVAL as invalid_argument, else
  * bad_alloc. */
 [[noreturn]] inline void alloc_failed()
@@ -53,6 +55,7 @@ template <class T> inline T *alloc_array(std::size_t n) noexcept
 		throw std::invalid_argument("pcpu_alloc: size or alignment");
 	throw std::bad_alloc();
 }
+} // namespace detail
 
 /*
  * The owner of one per-CPU object (or array) of T: allocated by the
@@ -71,7 +74,7 @@ template <class T> class unique
 	    : p_(n == 1 ? alloc<T>() : alloc_array<T>(n))
 	{
 		if (!p_)
-			alloc_failed();
+			detail::alloc_failed();
 	}
 	~unique()
 	{
