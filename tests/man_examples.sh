@@ -3,9 +3,10 @@
 # extract it (the .nf ... .fi block after .SH EXAMPLES), build it with
 # -Wall -Wextra -Werror against libpcpu, as C11, or as C++17 where the page
 # says '.\" EXAMPLES: C++17', and run it: it must exit 0.
-# $1: source dir, $2: C compiler, $3: libpcpu.a, $4: C++ compiler
+# $1: source dir, $2: C compiler, $3: libpcpu.a, $4: C++ compiler,
+# $5: what runs a program of a cross build (the emulator), if any
 set -e
-src="$1"; cc="$2"; lib="$3"; cxx="${4:-c++}"; tmp=$(mktemp -d)
+src="$1"; cc="$2"; lib="$3"; cxx="${4:-c++}"; run="${5:-}"; tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
 for page in "$src"/man/*.3 "$src"/man/*.7; do
@@ -25,7 +26,7 @@ for page in "$src"/man/*.3 "$src"/man/*.7; do
 		$cc -std=c11 -Wall -Wextra -Werror -I"$src/include" "$tmp/$name.c" \
 			"$lib" -lpthread -o "$tmp/$name"
 	fi
-	"$tmp/$name" > "$tmp/$name.out"
+	$run "$tmp/$name" > "$tmp/$name.out"
 	echo "ok $name: $(head -1 "$tmp/$name.out")"
 	n=$((n + 1))
 done
