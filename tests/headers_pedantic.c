@@ -23,7 +23,7 @@ static void released(struct pcpu_ref *ref)
 int main(void)
 {
 	long *p = (long *)pcpu_alloc(sizeof(long), sizeof(long));
-	unsigned char *u8 = (unsigned char *)pcpu_alloc(1, 1);
+	unsigned char *byte = (unsigned char *)pcpu_alloc(1, 1);
 	int **pp = (int **)pcpu_alloc(sizeof(int *), sizeof(int *));
 	struct pair *pair = alloc_percpu(struct pair);
 	struct pair *pair2 = pcpu_alloc_type(struct pair);
@@ -41,7 +41,7 @@ int main(void)
 	pcpu_inc(p);
 	pcpu_dec(p);
 	pcpu_write(p, 3);
-	pcpu_inc(u8);
+	pcpu_inc(byte);
 	pcpu_write(pp, (int *)0);
 	v += pcpu_xchg(pp, (int *)0) != 0;
 	v += pcpu_cmpxchg(pp, (int *)0, (int *)0) != 0;
@@ -77,7 +77,7 @@ int main(void)
 		pcpu_ref_exit(&ref);
 	}
 	v += pcpu_stats_get(&info) + (long)pcpu_version();
-	v += pcpu_sum(p) + pcpu_sum(u8) + pcpu_read_unit(p, 0);
+	v += pcpu_sum(p) + pcpu_sum(byte) + pcpu_read_unit(p, 0);
 	{
 		unsigned int unit;
 
@@ -87,7 +87,7 @@ int main(void)
 	pcpu_free(pair2);
 	pcpu_free(arr);
 	pcpu_free(pp);
-	pcpu_free(u8);
+	pcpu_free(byte);
 	pcpu_free(p);
 	return (int)(v & 1);
 }
