@@ -114,6 +114,26 @@ static inline void bitmap_clear(unsigned long *map, int start, int len)
 	__bitmap_update(map, start, len, false);
 }
 
+/* Set bits @start, @start + @step, ... (@n of them): one store per word,
+ * the bits of a word gathered in a register first. */
+static inline void bitmap_set_every(unsigned long *map, int start, int step,
+				    int n)
+{
+	unsigned long acc = 0;
+	int w = BIT_WORD(start);
+
+	for (int i = 0, b = start; i < n; i++, b += step) {
+		if (BIT_WORD(b) != w) {
+			map[w] |= acc;
+			acc = 0;
+			w = BIT_WORD(b);
+		}
+		acc |= BIT_MASK(b);
+	}
+	if (n > 0)
+		map[w] |= acc;
+}
+
 /* Population count without relying on a POPCNT instruction being there
  * (the baseline x86-64 has none, and the library call is slow). */
 static inline int pcpu_hweight_long(unsigned long w)

@@ -363,6 +363,7 @@ bool pcpu_tcache_free(void *ptr);
 int pcpu_stats_summary(FILE *out);
 unsigned long pcpu_tcache_count(unsigned long *frees);
 void pcpu_free_locked(void *ptr);
+void pcpu_free_batch_locked(void *const *ptrs, unsigned int n);
 void __attribute__((noreturn, cold))
 pcpu_bad_free(const void *ptr, const char *what);
 struct pcpu_chunk *pcpu_alloc_run(int bits, int align, int nr, int *offp);
@@ -548,25 +549,27 @@ int pcpu_options_load(const void *cfg, struct pcpu_geometry *geo);
  * prints and reports.
  */
 /**
- * pcpu_stats_area_alloc - count an allocation
- * @chunk: where it was made
- * @size: its size in bytes
+ * pcpu_stats_area_alloc - count @n allocations of @size bytes
+ * @chunk: where they were made
+ * @size: the size of each, in bytes
+ * @n: how many (a thread cache's refill counts its run at once)
  *
  * Context: pcpu_g.lock.
  */
-static inline void pcpu_stats_area_alloc(struct pcpu_chunk *chunk, size_t size)
+static inline void pcpu_stats_area_alloc(struct pcpu_chunk *chunk, size_t size,
+					 unsigned int n)
 {
 	struct pcpu_stats *s = &pcpu_g.stats;
 
-	s->nr_alloc++;
-	s->nr_cur_alloc++;
+	s->nr_alloc += n;
+	s->nr_cur_alloc += n;
 	if (s->nr_cur_alloc > s->nr_max_alloc)
 		s->nr_max_alloc = s->nr_cur_alloc;
 	if (!s->min_alloc_size || size < s->min_alloc_size)
 		s->min_alloc_size = size;
 	if (size > s->max_alloc_size)
 		s->max_alloc_size = size;
-	chunk->nr_alloc++;
+	chunk->nr_alloc += (int)n;
 	if (size > chunk->max_alloc_size)
 		chunk->max_alloc_size = size;
 }

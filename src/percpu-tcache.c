@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "percpu-internal.h"
@@ -67,6 +68,7 @@ struct pcpu_tcache {
 	unsigned int n[PCPU_TC_CLASSES];
 	void *area[PCPU_TC_CLASSES][PCPU_TC_MAX];
 	unsigned char area_run[PCPU_TC_CLASSES][PCPU_TC_MAX];
+	unsigned char area_bit[PCPU_TC_CLASSES][PCPU_TC_MAX]; /* in its run */
 	struct pcpu_tc_run run[PCPU_TC_RUNS];
 	unsigned int next_run, last_run;
 	char *lo, *hi; /* every run lies in [lo, hi): most frees miss them */
@@ -121,21 +123,25 @@ static void pcpu_tc_bounds(struct pcpu_tcache *tc)
 	}
 }
 
+/* Forget run @r: nothing of it is cached or handed out any more. */
+static void pcpu_tc_run_forget(struct pcpu_tcache *tc, struct pcpu_tc_run *r)
+{
+	r->start = r->end = NULL;
+	pcpu_tc_bounds(tc);
+}
+
 /* Forget run @r once nothing of it is cached or handed out. */
 static inline void pcpu_tc_run_put(struct pcpu_tcache *tc,
 				   struct pcpu_tc_run *r)
 {
-	if (!r->live && !r->cached) {
-		r->start = r->end = NULL;
-		pcpu_tc_bounds(tc);
-	}
+	if (!r->live && !r->cached)
+		pcpu_tc_run_forget(tc, r);
 }
 
 /* Apply the buffered frees.  Context: pcpu_g.lock. */
 static void pcpu_tcache_flush_locked(struct pcpu_tcache *tc)
 {
-	for (unsigned int i = 0; i < tc->nr_frees; i++)
-		pcpu_free_locked(tc->frees[i]);
+	pcpu_free_batch_locked(tc->frees, tc->nr_frees);
 	__atomic_store_n(&tc->nr_frees, 0, __ATOMIC_RELEASE);
 }
 
@@ -149,7 +155,7 @@ static void pcpu_tcache_empty_locked(struct pcpu_tcache *tc)
 		while (n) {
 			struct pcpu_tc_run *r = &tc->run[tc->area_run[c][--n]];
 
-			r->cached &= ~pcpu_tc_bit(r, tc->area[c][n]);
+			r->cached &= ~(1u << tc->area_bit[c][n]);
 			pcpu_tc_run_put(tc, r);
 			pcpu_free_clean(tc->area[c][n], c + 1);
 		}
@@ -270,6 +276,7 @@ static unsigned int pcpu_tcache_refill(struct pcpu_tcache *tc, int b)
 		tc->area[b - 1][i] =
 			p + (size_t)(nr - 1 - i) * b * PCPU_MIN_ALLOC_SIZE;
 		tc->area_run[b - 1][i] = (unsigned char)r;
+		tc->area_bit[b - 1][i] = (unsigned char)(nr - 1 - i);
 	}
 	__atomic_store_n(&tc->n[b - 1], (unsigned int)nr, __ATOMIC_RELEASE);
 	pcpu_unlock();
@@ -304,10 +311,13 @@ void *pcpu_tcache_alloc(int bits, int align, bool nowait)
 		n = pcpu_tcache_refill(tc, bits);
 	if (n) {
 		struct pcpu_tc_run *r = &tc->run[tc->area_run[bits - 1][n - 1]];
-		uint32_t bit;
+		uint32_t bit = 1u << tc->area_bit[bits - 1][n - 1];
 
 		p = tc->area[bits - 1][n - 1];
-		bit = pcpu_tc_bit(r, p);
+#ifdef PCPU_DEBUG
+		if (bit != pcpu_tc_bit(r, p) || !(r->cached & bit))
+			abort(); /* the record of the cache is wrong */
+#endif
 		r->cached &= ~bit;
 		r->live |= bit;
 		__atomic_store_n(&tc->n[bits - 1], n - 1, __ATOMIC_RELEASE);
@@ -387,7 +397,7 @@ bool pcpu_tcache_free(void *ptr)
 	struct pcpu_tc_run *r;
 	bool done = false;
 	char *p = ptr;
-	uint32_t bit, live;
+	uint32_t bit, live, cached;
 
 	if (!tc || tc->busy)
 		return false;
@@ -406,12 +416,14 @@ bool pcpu_tcache_free(void *ptr)
 	}
 	if (tc->nr_frees == PCPU_TC_FREES && !pcpu_tcache_flush(tc))
 		goto out;
-	/* from registers: a wide reload of the fields just stored could not be
-	 * forwarded from the store (it cost a third of this function) */
+	/* from registers: a reload of the fields just stored, which the
+	 * compiler makes one 8-byte load of live and cached, cannot be
+	 * forwarded from the 4-byte store (it cost half of this function) */
+	cached = r->cached;
 	live = r->live & ~bit;
 	r->live = live;
-	if (!live)
-		pcpu_tc_run_put(tc, r);
+	if (!live && !cached)
+		pcpu_tc_run_forget(tc, r);
 	tc->frees[tc->nr_frees] = ptr;
 	__atomic_store_n(&tc->nr_frees, tc->nr_frees + 1, __ATOMIC_RELEASE);
 	done = true;

@@ -793,11 +793,9 @@ struct pcpu_chunk *pcpu_alloc_run(int bits, int align, int nr, int *offp)
 				  offp);
 	if (!chunk)
 		return NULL;
-	for (int i = 1; i < nr; i++)
-		set_bit(*offp + i * bits, chunk->bound_map);
-	for (int i = 0; i < nr; i++)
-		pcpu_stats_area_alloc(chunk,
-				      (size_t)bits * PCPU_MIN_ALLOC_SIZE);
+	bitmap_set_every(chunk->bound_map, *offp + bits, bits, nr - 1);
+	pcpu_stats_area_alloc(chunk, (size_t)bits * PCPU_MIN_ALLOC_SIZE,
+			      (unsigned int)nr);
 	PCPU_VERIFY(chunk, *offp, *offp + run);
 	if (pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
 		pcpu_balance_schedule();
@@ -900,7 +898,7 @@ static struct pcpu_chunk *pcpu_alloc_populated(int bits, int align, size_t size,
 	pcpu_lock();
 	chunk = pcpu_alloc_search(bits, align, (int)size, true, offp);
 	if (likely(chunk)) {
-		pcpu_stats_area_alloc(chunk, size);
+		pcpu_stats_area_alloc(chunk, size, 1);
 		PCPU_VERIFY(chunk, *offp, *offp + bits);
 		if (!nowait &&
 		    pcpu_g.nr_empty_pop_pages < PCPU_EMPTY_POP_PAGES_LOW)
@@ -946,7 +944,7 @@ static struct pcpu_chunk *pcpu_alloc_room(int bits, int align, size_t size,
 		}
 		pcpu_lock();
 	}
-	pcpu_stats_area_alloc(chunk, size);
+	pcpu_stats_area_alloc(chunk, size, 1);
 	PCPU_VERIFY(chunk, *offp, *offp + bits);
 	pcpu_unlock();
 	return chunk;
@@ -1098,18 +1096,18 @@ pcpu_bad_free(const void *ptr, const char *what)
 	abort();
 }
 
-/* Free @ptr.  Context: pcpu_g.lock; a bad pointer aborts. */
-void pcpu_free_locked(void *ptr)
+/*
+ * Mark the area at @ptr in @chunk (found from its unit base @base) dirty:
+ * the cleaner clears it before it is reused.  A pointer that is not the
+ * start of a live area aborts.  Return: its size in bytes.  Context:
+ * pcpu_g.lock.
+ */
+static size_t pcpu_free_mark(struct pcpu_chunk *chunk, char *base, void *ptr)
 {
-	struct pcpu_chunk *chunk;
-	char *p = ptr, *base;
+	char *p = ptr;
+	size_t off = (size_t)(p - base), size;
 	int bit, bits;
-	size_t off;
 
-	lockdep_assert_held_lock();
-	base = pcpu_unit_base(p);
-	off = (size_t)(p - base);
-	chunk = pcpu_chunk_addr_search(base);
 	if (unlikely(!chunk || (off & (PCPU_MIN_ALLOC_SIZE - 1)))) {
 		pcpu_unlock();
 		pcpu_bad_free(ptr, "invalid pointer");
@@ -1130,19 +1128,68 @@ void pcpu_free_locked(void *ptr)
 	bits = find_next_bit(chunk->bound_map, pcpu_geo.unit_map_bits + 1,
 			     bit + 1) -
 	       bit;
+	size = (size_t)bits * PCPU_MIN_ALLOC_SIZE;
 	if (pcpu_san_active())
-		pcpu_san_free(p, (size_t)bits * PCPU_MIN_ALLOC_SIZE);
+		pcpu_san_free(p, size);
 	bitmap_set(chunk->dirty_map, bit, bits);
-	WRITE_ONCE(chunk->dirty_bytes,
-		   chunk->dirty_bytes + bits * PCPU_MIN_ALLOC_SIZE);
-	WRITE_ONCE(pcpu_g.dirty_bytes,
-		   pcpu_g.dirty_bytes + (size_t)bits * PCPU_MIN_ALLOC_SIZE);
-	pcpu_stats_area_dealloc(chunk);
+	WRITE_ONCE(chunk->dirty_bytes, chunk->dirty_bytes + size);
+	chunk->nr_alloc--;
 	pcpu_trace3(percpu_free_percpu, chunk->base_addr, off, ptr);
 	PCPU_VERIFY(chunk, bit, bit + bits);
+	return size;
+}
+
+/* Count @n frees of @size bytes in all, and wake the cleaner when freed
+ * bytes pile up.  Context: pcpu_g.lock. */
+static void pcpu_free_account(size_t size, unsigned int n)
+{
+	WRITE_ONCE(pcpu_g.dirty_bytes, pcpu_g.dirty_bytes + size);
+	pcpu_g.stats.nr_dealloc += n;
+	pcpu_g.stats.nr_cur_alloc -= n;
 	if (pcpu_g.dirty_bytes >= pcpu_geo.unit_size &&
 	    pcpu_g.dirty_bytes >= pcpu_g.used_bytes / 4)
 		pcpu_balance_schedule();
+}
+
+/* Free @ptr.  Context: pcpu_g.lock; a bad pointer aborts. */
+void pcpu_free_locked(void *ptr)
+{
+	char *base = pcpu_unit_base(ptr);
+
+	lockdep_assert_held_lock();
+	pcpu_free_account(
+		pcpu_free_mark(pcpu_chunk_addr_search(base), base, ptr), 1);
+}
+
+/**
+ * pcpu_free_batch_locked - free @n objects at once
+ * @ptrs: their per-CPU pointers
+ * @n: how many
+ *
+ * What pcpu_free_locked() does for each, validation included, with one
+ * chunk lookup for a row of objects in the same chunk (a thread cache's
+ * buffered frees mostly are) and the counts updated once.
+ *
+ * Context: pcpu_g.lock; a bad pointer aborts.
+ */
+void pcpu_free_batch_locked(void *const *ptrs, unsigned int n)
+{
+	struct pcpu_chunk *chunk = NULL;
+	char *last = NULL;
+	size_t size = 0;
+
+	lockdep_assert_held_lock();
+	for (unsigned int i = 0; i < n; i++) {
+		char *base = pcpu_unit_base(ptrs[i]);
+
+		if (base != last || !chunk) {
+			chunk = pcpu_chunk_addr_search(base);
+			last = base;
+		}
+		size += pcpu_free_mark(chunk, base, ptrs[i]);
+	}
+	if (n)
+		pcpu_free_account(size, n);
 }
 
 /*
