@@ -199,15 +199,11 @@ int pcpu_tcache_setup(void)
 	return pcpu_tc_key_made ? 0 : -EAGAIN;
 }
 
-/* The calling thread's cache, made on its first allocation. */
-static struct pcpu_tcache *pcpu_tcache_get(bool nowait)
+/* Make the calling thread's cache. */
+static __attribute__((noinline)) struct pcpu_tcache *pcpu_tcache_make(void)
 {
-	struct pcpu_tcache *tc = pcpu_tc;
-
-	if (likely(tc) || nowait || pcpu_tc_gone)
-		return tc;
-	tc = mmap(NULL, sizeof(*tc), PROT_READ | PROT_WRITE,
-		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct pcpu_tcache *tc = mmap(NULL, sizeof(*tc), PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tc == MAP_FAILED)
 		return NULL;
 	if (pthread_setspecific(pcpu_tc_key, tc)) {
@@ -219,6 +215,16 @@ static struct pcpu_tcache *pcpu_tcache_get(bool nowait)
 	pcpu_unlock();
 	pcpu_tc = tc;
 	return tc;
+}
+
+/* The calling thread's cache, made on its first allocation. */
+static inline struct pcpu_tcache *pcpu_tcache_get(bool nowait)
+{
+	struct pcpu_tcache *tc = pcpu_tc;
+
+	if (likely(tc) || nowait || pcpu_tc_gone)
+		return tc;
+	return pcpu_tcache_make();
 }
 
 /* A run slot for a refill: an unused one, else one with nothing cached
@@ -244,7 +250,8 @@ static unsigned int pcpu_tcache_run_slot(struct pcpu_tcache *tc)
 /* Fill class @b of @tc from one run of populated pages, applying the
  * buffered frees in the same hold of the lock.  Return: the number of
  * areas now held.  Context: takes pcpu_g.lock. */
-static unsigned int pcpu_tcache_refill(struct pcpu_tcache *tc, int b)
+static __attribute__((noinline)) unsigned int pcpu_tcache_refill(
+	struct pcpu_tcache *tc, int b)
 {
 	int nr = pcpu_tc_batch(b), off;
 	struct pcpu_chunk *chunk;

@@ -975,7 +975,9 @@ static void *pcpu_alloc_fail(size_t size, size_t align, int err)
  * populates (nothing else can take these unpopulated bits meanwhile: the
  * other paths take populated pages only), rolling back on failure.
  */
-static void *__pcpu_alloc(int bits, int align, size_t size, bool nowait)
+/* out of line: the callers' fast path (a thread cache) keeps a small frame */
+static __attribute__((noinline)) void *__pcpu_alloc(int bits, int align,
+						    size_t size, bool nowait)
 {
 	struct pcpu_chunk *chunk, *created = NULL;
 	int off;
