@@ -53,6 +53,8 @@
 #define PCPU_TC_MAX 32
 #define PCPU_TC_RUNS PCPU_TC_CLASSES
 #define PCPU_TC_FREES 32
+#define PCPU_TC_SKIP \
+	64 /* allocations by the usual path after a failed refill */
 
 /* A run a refill took: bit i of @live / @cached says area i is handed out
  * / in the cache. */
@@ -74,6 +76,10 @@ struct pcpu_tcache {
 	char *lo, *hi; /* every run lies in [lo, hi): most frees miss them */
 	unsigned int nr_frees;
 	void *frees[PCPU_TC_FREES];
+	/* allocations of a class that skip the refill after one found no
+	 * run: in chunks made of scattered holes the search for a run visits
+	 * every chunk, and fails */
+	unsigned short skip[PCPU_TC_CLASSES];
 	struct list_head node; /* pcpu_g.tcaches, under pcpu_g.lock */
 };
 
@@ -314,8 +320,12 @@ void *pcpu_tcache_alloc(int bits, int align, bool nowait)
 	tc->busy = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	n = tc->n[bits - 1];
-	if (!n && !nowait)
-		n = pcpu_tcache_refill(tc, bits);
+	if (!n && !nowait) {
+		if (tc->skip[bits - 1])
+			tc->skip[bits - 1]--;
+		else if (!(n = pcpu_tcache_refill(tc, bits)))
+			tc->skip[bits - 1] = PCPU_TC_SKIP;
+	}
 	if (n) {
 		struct pcpu_tc_run *r = &tc->run[tc->area_run[bits - 1][n - 1]];
 		uint32_t bit = 1u << tc->area_bit[bits - 1][n - 1];
