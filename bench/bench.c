@@ -225,32 +225,38 @@ static void bench_kernel_shape(void)
 	for (size_t k = 0; k < sizeof(kernel_2017) / sizeof(kernel_2017[0]);
 	     k++) {
 		double a[MAX_REPS], f[MAX_REPS], ma[MAX_REPS], mf[MAX_REPS];
+		double ra[MAX_REPS], rf[MAX_REPS];
 		size_t size = kernel_2017[k].size;
-		struct stat3 sma, smf;
-		char what[64], note[128];
+		struct stat3 sma, smf, sra, srf;
+		char what[64], note[192];
 
 		for (int r = 0; r < reps; r++) {
 			start_allocator(2, 0);
 			a[r] = ks_run(false, size, p, n, &seed, &f[r]);
 			ma[r] = ks_run(true, size, p, n, &seed, &mf[r]);
+			ra[r] = a[r] / ma[r];
+			rf[r] = f[r] / mf[r];
 		}
 		sma = summarize(ma, reps);
 		smf = summarize(mf, reps);
+		sra = summarize(ra, reps);
+		srf = summarize(rf, reps);
 		snprintf(what, sizeof(what), "alloc %zu B", size);
 		snprintf(note, sizeof(note),
-			 "malloc %.1f ns; kernel 2017: %.0f ns/op (other "
+			 "malloc %.1f ns, per round pcpu / malloc %.2f "
+			 "[%.2f - %.2f]; kernel 2017: %.0f ns/op (other "
 			 "hardware)",
-			 sma.med, kernel_2017[k].alloc_ms * 1e6 / (1 << 20));
-		row("kernel_shape", what, summarize(a, reps), "ns/op",
-		    kernel_2017[k].alloc_ms * 1e6 / (1 << 20), note);
+			 sma.med, sra.med, sra.min, sra.max,
+			 kernel_2017[k].alloc_ms * 1e6 / (1 << 20));
+		row("kernel_shape", what, summarize(a, reps), "ns/op", 0, note);
 		snprintf(what, sizeof(what), "free %zu B", size);
-		snprintf(
-			note, sizeof(note),
-			"malloc's free %.1f ns; kernel 2017: %.0f ns/op (other "
-			"hardware)",
-			smf.med, kernel_2017[k].free_ms * 1e6 / (1 << 20));
-		row("kernel_shape", what, summarize(f, reps), "ns/op",
-		    kernel_2017[k].free_ms * 1e6 / (1 << 20), note);
+		snprintf(note, sizeof(note),
+			 "malloc's free %.1f ns, per round pcpu / malloc %.2f "
+			 "[%.2f - %.2f]; kernel 2017: %.0f ns/op (other "
+			 "hardware)",
+			 smf.med, srf.med, srf.min, srf.max,
+			 kernel_2017[k].free_ms * 1e6 / (1 << 20));
+		row("kernel_shape", what, summarize(f, reps), "ns/op", 0, note);
 	}
 	free(p);
 }
